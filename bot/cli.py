@@ -1,0 +1,137 @@
+"""The `helpline` command: serve, chat, validate, load."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from bot import ROOT, ConfigError, create_app, default_database_url
+from bot.flows import FlowError, load_flows
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(help="An anonymous SMS help line. Run `helpline COMMAND --help` for each command.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Run the production server (gunicorn) on the embedded defaults or the environment.")
+@click.option("--local", is_flag=True, help="Try the line on this machine: no Twilio signature from loopback.")
+@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port to listen on.")
+@click.option("--workers", default=2, show_default=True, help="Worker processes.")
+def serve(local: bool, bind: str, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    if local:
+        host = bind.rsplit(":", 1)[0].strip("[]")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            _fail("--local only listens on this machine (127.0.0.1, localhost or ::1)")
+        os.environ["HELPLINE_LOCAL"] = "1"
+        os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(32))  # the same in every worker
+    try:
+        app = create_app()
+    except (ConfigError, FlowError) as err:
+        _fail(str(err))
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", [bind])
+            self.cfg.set("workers", workers)
+            self.cfg.set("post_fork", lambda _server, _worker: _dispose(app))
+
+        def load(self):
+            return app
+
+    if local:
+        click.echo(f"Local mode: text the line with `helpline chat`, or POST to http://{bind}/sms")
+    Server().run()
+
+
+def _dispose(app) -> None:
+    """Each worker opens its own database connections instead of sharing the master's."""
+    engine = app.extensions["helpline"].directory.engine
+    if engine is not None:
+        engine.dispose(close=False)
+
+
+@main.command(help="Talk to the line in this terminal, through the real webhook with signed requests.")
+@click.option("--lang", type=click.Choice(["en", "es"]), help="Start by switching to this language.")
+@click.option("--url", help="Talk to a running server instead (e.g. http://127.0.0.1:8000/sms); "
+              "requests are signed with TWILIO_AUTH_TOKEN when it is set.")
+def chat(lang: str | None, url: str | None) -> None:
+    from bot.chat import Conversation, RemoteConversation
+
+    try:
+        if url:
+            conversation = RemoteConversation(url, os.environ.get("TWILIO_AUTH_TOKEN", ""))
+        else:
+            conversation = Conversation.start()
+    except (ConfigError, FlowError) as err:
+        _fail(str(err))
+    click.echo("Type a text and press Enter (Ctrl-D to stop). Nothing is kept.\n")
+    if lang:
+        _show(conversation.send("ENGLISH" if lang == "en" else "ESPAÑOL"))
+    while True:
+        try:
+            text = input("you> ")
+        except EOFError:
+            click.echo()
+            return
+        try:
+            _show(conversation.send(text))
+        except (RuntimeError, OSError) as err:
+            _fail(str(err))
+
+
+def _show(messages: list[str]) -> None:
+    from bot.sms import count_segments
+
+    if not messages:
+        click.echo("(no reply)\n")
+    for body in messages:
+        encoding, segments = count_segments(body)
+        click.echo(f"--- line ({segments} segment{'s' if segments != 1 else ''}, {encoding}) ---")
+        click.echo(body + "\n")
+
+
+@main.command(help="Check the flows (and the directory they name); exit 1 naming file and node on error.")
+@click.argument("flows_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=ROOT / "data", show_default=True, help="The directory data the flows name.")
+def validate(flows_dir: Path | None, data_dir: Path) -> None:
+    from bot.validate import check
+
+    try:
+        flows = load_flows(flows_dir or ROOT / "flows")
+        report = check(flows, data_dir)
+    except FlowError as err:
+        _fail(str(err))
+    for line in report.lines:
+        click.echo(line)
+    if report.errors:
+        for error in report.errors:
+            click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+    click.echo("ok")
+
+
+@main.command(help="Reload data/ into the database now (workers pick it up within a minute).")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=ROOT / "data", show_default=True)
+def load(data_dir: Path) -> None:
+    from bot import directory
+
+    try:
+        engine = directory.make_engine(os.environ.get("DATABASE_URL") or default_database_url())
+        directory.load_database(engine, data_dir, force=True)
+    except FlowError as err:
+        _fail(str(err))
+    click.echo(f"loaded {data_dir / directory.DIRECTORY_FILE}")

@@ -1,0 +1,138 @@
+"""The conversation engine: one text in, the next state and the replies out.
+
+`step` is pure: no Flask, no database, no clock. The caller reads the clock, persists the
+state (in the texter's cookie) and turns replies into messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.flows import Flows
+from bot.matching import LANGUAGES, detect_language, menu_number, normalize
+
+EXPIRY_SECONDS = 30 * 60
+MAX_TEXT = 1600
+TRAIL = 5  # how many steps BACK can retrace
+
+
+@dataclass(frozen=True)
+class State:
+    """All that is kept between texts: where the person is, their language, when they last wrote."""
+
+    node: str
+    lang: str
+    at: int  # whole minutes since the epoch
+    trail: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One reply: a node's text, the directory categories to list, then its menu."""
+
+    node: str
+    lang: str
+    text: str
+    resources: tuple[str, ...]
+    menu: str
+
+    @property
+    def topic(self) -> str:
+        """The flow the reply comes from (what stats count)."""
+        return self.node.split(".", 1)[0]
+
+
+def fresh(state: State | None, flows: Flows, now: float) -> State | None:
+    """The state, or None when it is missing, older than 30 minutes, or names a node now gone."""
+    if state is None or now // 60 - state.at > EXPIRY_SECONDS // 60:
+        return None
+    if state.node not in flows.nodes or state.lang not in LANGUAGES:
+        return None
+    return state
+
+
+def _language(state: State | None, tokens: tuple[str, ...], text: str, flows: Flows) -> str:
+    """Keep the conversation's language unless the text is clearly in the other one."""
+    evidence = detect_language(tokens, text, flows.lexicon)
+    best = max(evidence, key=lambda lang: (evidence[lang], lang == "en"))
+    if state is None:
+        return best if evidence[best] else "en"
+    current = state.lang
+    if best != current and evidence[best] >= 2 and evidence.get(current, 0) == 0:
+        return best
+    return current
+
+
+def _reply(flows: Flows, node_id: str, lang: str, lead: str = "") -> Reply:
+    node = flows.nodes[node_id]
+    text = f"{lead}\n{node.say[lang]}" if lead else node.say[lang]
+    return Reply(node_id, lang, text, node.resources, flows.menu(node_id, lang))
+
+
+def _go(state: State | None, node_id: str, lang: str, minute: int) -> State:
+    trail: tuple[str, ...] = ()
+    if state is not None and state.node != node_id:
+        trail = (state.trail + (state.node,))[-TRAIL:]
+    elif state is not None:
+        trail = state.trail
+    return State(node_id, lang, minute, trail)
+
+
+def _best_topic(flows: Flows, tokens: tuple[str, ...]) -> str | None:
+    scores: dict[str, int] = {}
+    for target, weight in flows.lexicon.topics.hits(tokens):
+        scores[target] = scores.get(target, 0) + weight
+    if not scores:
+        return None
+    return max(scores, key=lambda target: (scores[target], target.count(".")))
+
+
+def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[State | None, tuple[Reply, ...]]:
+    """Answer one text: the state to keep (None to keep nothing) and the replies to send."""
+    state = fresh(state, flows, now)
+    minute = int(now // 60)
+    text = (text or "")[:MAX_TEXT]
+    tokens = tuple(normalize(text).split())
+    lexicon = flows.lexicon
+    command = lexicon.commands.exact(tokens)
+    if command == "optout":
+        return None, ()
+
+    lang = _language(state, tokens, text, flows)
+    words = lexicon.correct(tokens)
+    danger = lexicon.danger.hits(tokens) or lexicon.danger.hits(words)
+    if danger:
+        target = max(danger, key=lambda hit: hit[1])[0]
+        return _go(state, target, lang, minute), (_reply(flows, target, lang),)
+
+    command = command or lexicon.commands.exact(words)
+    if command == "forget":
+        return None, (_reply(flows, "forget", lang),)
+    if command in ("english", "spanish"):
+        lang = "en" if command == "english" else "es"
+        node = state.node if state is not None else "welcome"
+        lead = flows.strings["language_set"][lang]
+        return _go(state, node, lang, minute), (_reply(flows, node, lang, lead),)
+    if command == "menu" or tokens == ("0",):
+        return State("welcome", lang, minute), (_reply(flows, "welcome", lang),)
+    if command == "back":
+        trail = state.trail if state is not None else ()
+        node = trail[-1] if trail else "welcome"
+        return State(node, lang, minute, trail[:-1]), (_reply(flows, node, lang),)
+    if command == "help":
+        return _go(state, "help", lang, minute), (_reply(flows, "help", lang),)
+
+    if state is not None:
+        choice = menu_number(tokens, lexicon.numbers)
+        options = flows.nodes[state.node].options
+        if choice is not None and 1 <= choice <= len(options):
+            target = options[choice - 1].goto
+            return _go(state, target, lang, minute), (_reply(flows, target, lang),)
+
+    target = _best_topic(flows, tokens) or _best_topic(flows, words)
+    if target is not None:
+        return _go(state, target, lang, minute), (_reply(flows, target, lang),)
+
+    if state is None:
+        return State("welcome", lang, minute), (_reply(flows, "welcome", lang),)
+    return _go(state, "welcome", lang, minute), (_reply(flows, "fallback", lang),)

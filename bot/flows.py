@@ -1,0 +1,273 @@
+"""Load flows/*.yaml and flows/keywords/*.yaml into typed objects, validating as they load.
+
+A flow that does not validate never serves: every problem is a FlowError naming the file,
+the line, the node and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.matching import LANGUAGES, Lexicon, normalize
+
+SPEC_VERSION = 1
+SPECIAL_NODES = ("welcome", "fallback", "help", "forget")
+REQUIRED_STRINGS = ("footer", "call", "text", "text_only", "tty", "open_24_7", "language_set", "or")
+COMMANDS = ("optout", "menu", "back", "help", "forget", "english", "spanish")
+MAX_OPTIONS = 9
+# A run of 7+ digits (with the usual separators) or a 3-digit crisis code standing alone.
+PHONE_NUMBER = re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w-])")
+
+
+class FlowError(ValueError):
+    """A flow or keyword file that must not serve, with where and why."""
+
+    def __init__(self, path: Path | str, problem: str, *, line: int | None = None, node: str = ""):
+        self.path, self.line, self.node, self.problem = str(path), line, node, problem
+        where = self.path + (f":{line}" if line else "")
+        super().__init__(f"{where}: " + (f"node '{node}': " if node else "") + problem)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that remembers the line each mapping starts on."""
+
+
+class _Mapping(dict):
+    line: int = 0
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    mapping = _Mapping(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file; a syntax error becomes a FlowError with its line."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark else None
+        raise FlowError(path, f"not valid YAML: {err.problem}", line=line) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise FlowError(path, f"cannot be read: {err}") from None
+
+
+def line_of(value: Any) -> int | None:
+    """The line a mapping read by read_yaml started on."""
+    return getattr(value, "line", None) or None
+
+
+# Migrations from older spec versions, goflow style: {from_version: function(document) -> document}.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+
+
+def migrate(document: dict, path: Path) -> dict:
+    """Bring a document up to SPEC_VERSION, one migration at a time."""
+    version = document.get("spec_version")
+    if not isinstance(version, int):
+        raise FlowError(path, "spec_version is missing or not a whole number", line=1)
+    if version > SPEC_VERSION:
+        raise FlowError(path, f"spec_version {version} is newer than this bot ({SPEC_VERSION})")
+    while version < SPEC_VERSION:
+        if version not in MIGRATIONS:
+            raise FlowError(path, f"spec_version {version} is too old and cannot be migrated")
+        document = MIGRATIONS[version](document)
+        version += 1
+    return document
+
+
+@dataclass(frozen=True)
+class Option:
+    goto: str
+    label: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    path: str
+    line: int | None
+    say: Mapping[str, str]
+    resources: tuple[str, ...]
+    options: tuple[Option, ...]
+
+    @property
+    def topic(self) -> str:
+        """The flow file the node lives in (its topic for counting)."""
+        return Path(self.path).stem
+
+
+@dataclass(frozen=True)
+class Flows:
+    nodes: Mapping[str, Node]
+    strings: Mapping[str, Mapping[str, str]]
+    lexicon: Lexicon
+    menus: Mapping[tuple[str, str], str]  # (node, language) -> option lines and footer
+
+    def menu(self, node: str, lang: str) -> str:
+        """The numbered options (and footer) shown under a node's text."""
+        return self.menus[(node, lang)]
+
+
+def _languages(value: Any, path: Path, node: str, what: str, line: int | None) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise FlowError(path, f"{what} must have 'en' and 'es' texts", line=line, node=node)
+    texts = {}
+    for lang in LANGUAGES:
+        text = value.get(lang)
+        if not isinstance(text, str) or not text.strip():
+            raise FlowError(path, f"{what} has no '{lang}' text", line=line_of(value) or line, node=node)
+        if PHONE_NUMBER.search(text):
+            raise FlowError(
+                path,
+                f"{what} ({lang}) has a phone number typed in; name a resource category instead",
+                line=line_of(value) or line,
+                node=node,
+            )
+        texts[lang] = text.strip()
+    return texts
+
+
+def _node(node_id: str, raw: Any, path: Path) -> Node:
+    line = line_of(raw)
+    if not isinstance(raw, Mapping):
+        raise FlowError(path, "must be a mapping with 'say'", node=node_id)
+    unknown = set(raw) - {"say", "resources", "options"}
+    if unknown:
+        raise FlowError(path, f"unknown field(s): {', '.join(sorted(unknown))}", line=line, node=node_id)
+    say = _languages(raw.get("say"), path, node_id, "say", line)
+    resources = raw.get("resources", []) or []
+    if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+        raise FlowError(path, "resources must be a list of category names", line=line, node=node_id)
+    raw_options = raw.get("options", []) or []
+    if not isinstance(raw_options, list):
+        raise FlowError(path, "options must be a list", line=line, node=node_id)
+    if len(raw_options) > MAX_OPTIONS:
+        raise FlowError(path, f"has {len(raw_options)} options; at most {MAX_OPTIONS}", line=line, node=node_id)
+    options = []
+    for number, option in enumerate(raw_options, start=1):
+        if not isinstance(option, Mapping) or not isinstance(option.get("goto"), str):
+            raise FlowError(path, f"option {number} needs a 'goto' node id", line=line, node=node_id)
+        label = _languages(option.get("label"), path, node_id, f"option {number} label", line_of(option))
+        options.append(Option(option["goto"], label))
+    return Node(node_id, str(path), line, say, tuple(resources), tuple(options))
+
+
+def _keyword_table(path: Path) -> tuple[str, dict]:
+    document = read_yaml(path)
+    if not isinstance(document, Mapping):
+        raise FlowError(path, "must be a mapping with spec_version, language, commands, topics")
+    document = migrate(dict(document), path)
+    lang = document.get("language")
+    if lang not in LANGUAGES:
+        raise FlowError(path, f"language must be one of {', '.join(LANGUAGES)}", line=1)
+    for section in ("commands", "danger", "topics"):
+        value = document.get(section)
+        if not isinstance(value, Mapping):
+            raise FlowError(path, f"section '{section}' is missing", line=1)
+        for key, words in value.items():
+            if not isinstance(words, list) or not words:
+                raise FlowError(path, f"{section}.{key} must be a non-empty list", line=line_of(value))
+    missing = [c for c in COMMANDS if c not in document["commands"]]
+    if missing:
+        raise FlowError(path, f"commands lack {', '.join(missing)}", line=line_of(document["commands"]))
+    return lang, document
+
+
+def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str, Node]) -> None:
+    for path, table in tables.values():
+        for section in ("danger", "topics"):
+            for target in table[section]:
+                if target not in nodes:
+                    raise FlowError(path, f"{section} lead to node '{target}', which does not exist",
+                                    line=line_of(table[section]))
+        seen: dict[str, str] = {}
+        for target, phrases in table["topics"].items():
+            for phrase in phrases:
+                key = normalize(str(phrase))
+                if not key:
+                    raise FlowError(path, f"topics.{target} has an empty phrase", line=line_of(table["topics"]))
+                if seen.setdefault(key, target) != target:
+                    raise FlowError(path, f"'{phrase}' leads to both '{seen[key]}' and '{target}'",
+                                    line=line_of(table["topics"]))
+    missing = [lang for lang in LANGUAGES if lang not in tables]
+    if missing:
+        raise FlowError("flows/keywords", f"no keyword table for {', '.join(missing)}")
+
+
+def _check_graph(nodes: Mapping[str, Node]) -> None:
+    for node in nodes.values():
+        for number, option in enumerate(node.options, start=1):
+            if option.goto not in nodes:
+                raise FlowError(node.path, f"option {number} goes to '{option.goto}', which does not exist",
+                                line=node.line, node=node.id)
+    for special in SPECIAL_NODES:
+        if special not in nodes:
+            raise FlowError("flows/welcome.yaml", f"the special node '{special}' is missing")
+    reachable, todo = set(), ["welcome"]
+    while todo:
+        current = todo.pop()
+        if current not in reachable:
+            reachable.add(current)
+            todo.extend(o.goto for o in nodes[current].options)
+    for node in nodes.values():
+        if node.id not in reachable and node.id not in SPECIAL_NODES:
+            raise FlowError(node.path, "cannot be reached from the welcome menu", line=node.line, node=node.id)
+
+
+def _menus(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]]) -> dict:
+    menus = {}
+    for node in nodes.values():
+        for lang in LANGUAGES:
+            lines = [f"{n} {o.label[lang]}" for n, o in enumerate(node.options, start=1)]
+            if node.id not in ("welcome", "fallback"):
+                lines.append(strings["footer"][lang])
+            menus[(node.id, lang)] = "\n".join(lines)
+    return menus
+
+
+def load_flows(directory: Path | str) -> Flows:
+    """Read and validate every flow and keyword table under a folder; raise FlowError on any fault."""
+    directory = Path(directory)
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise FlowError(directory, "no flow files (*.yaml) found")
+    nodes: dict[str, Node] = {}
+    strings: dict[str, Mapping[str, str]] = {}
+    for path in files:
+        document = read_yaml(path)
+        if not isinstance(document, Mapping):
+            raise FlowError(path, "must be a mapping with spec_version and nodes")
+        document = migrate(dict(document), path)
+        raw_nodes = document.get("nodes")
+        if not isinstance(raw_nodes, Mapping) or not raw_nodes:
+            raise FlowError(path, "has no nodes", line=1)
+        for node_id, raw in raw_nodes.items():
+            node_id = str(node_id)
+            if node_id in nodes:
+                raise FlowError(path, f"is also defined in {nodes[node_id].path}", line=line_of(raw), node=node_id)
+            nodes[node_id] = _node(node_id, raw, path)
+        for name, texts in (document.get("strings") or {}).items():
+            strings[name] = _languages(texts, path, "", f"string '{name}'", line_of(texts))
+    missing = [s for s in REQUIRED_STRINGS if s not in strings]
+    if missing:
+        raise FlowError(directory / "welcome.yaml", f"strings lack {', '.join(missing)}")
+    _check_graph(nodes)
+    tables = {}
+    for path in sorted((directory / "keywords").glob("*.yaml")):
+        lang, table = _keyword_table(path)
+        tables[lang] = (path, table)
+    _check_keywords(tables, nodes)
+    lexicon = Lexicon.build({lang: table for lang, (_, table) in tables.items()})
+    return Flows(nodes, strings, lexicon, _menus(nodes, strings))

@@ -1,0 +1,101 @@
+"""What may be kept, and how: the sealed state cookie, keyed hashes, and log redaction.
+
+Twilio stores the conversation cookie unencrypted, so the state is sealed with AES-GCM under
+a key derived from SECRET_KEY: whoever holds the cookie learns nothing, and cannot alter it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from bot.engine import State
+
+# The Twilio form fields that identify a person or carry their words.
+PERSONAL_FIELDS = frozenset(
+    {"From", "Body", "FromCity", "FromState", "FromZip", "FromCountry", "ProfileName", "WaId",
+     "MessageSid", "SmsSid", "SmsMessageSid"}
+)
+MAX_COOKIE = 512
+
+
+def derive_key(secret: str | bytes, purpose: str) -> bytes:
+    """A 32-byte key for one purpose, so the cookie and the hashes never share a key."""
+    if isinstance(secret, str):
+        secret = secret.encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(secret)
+
+
+class StateCodec:
+    """Seal a State into an opaque cookie value and open it again."""
+
+    def __init__(self, secret: str | bytes):
+        self._aead = AESGCM(derive_key(secret, "helpline state cookie v1"))
+
+    def seal(self, state: State) -> str:
+        """The cookie value for a state: random nonce + ciphertext, URL-safe base64."""
+        plain = json.dumps([state.node, state.lang, state.at, *state.trail], separators=(",", ":"))
+        nonce = os.urandom(12)
+        sealed = nonce + self._aead.encrypt(nonce, plain.encode(), None)
+        return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+    def open(self, value: str | None) -> State | None:
+        """The state in a cookie value, or None when it is missing, forged or malformed."""
+        if not value or len(value) > MAX_COOKIE:
+            return None
+        try:
+            sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            plain = self._aead.decrypt(sealed[:12], sealed[12:], None)
+            node, lang, at, *trail = json.loads(plain)
+        except (ValueError, TypeError, InvalidTag, binascii.Error):
+            return None
+        if not (isinstance(node, str) and isinstance(lang, str) and isinstance(at, int)):
+            return None
+        if not all(isinstance(t, str) for t in trail):
+            return None
+        return State(node, lang, at, tuple(trail))
+
+
+def keyed_hash(secret: str | bytes, value: str, day: str) -> str:
+    """A hash of a value that changes every day and cannot be reversed without SECRET_KEY."""
+    key = derive_key(secret, "helpline daily hash v1")
+    return hmac.new(key, f"{day}|{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# Phone numbers as they appear in logs: +15551234567, whatsapp:+1555..., (555) 123-4567.
+_PHONE = re.compile(r"(?:whatsapp:)?\+?\d[\d ().-]{8,}\d")
+
+
+def redact(text: str) -> str:
+    """Replace anything that looks like a phone number with [number]."""
+    return _PHONE.sub("[number]", text)
+
+
+class RedactingFilter(logging.Filter):
+    """A second line of defence: no phone number leaves through a log handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def install_redaction(*loggers: logging.Logger) -> None:
+    """Put the redacting filter on every handler of the given loggers (once)."""
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())

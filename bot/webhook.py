@@ -1,0 +1,131 @@
+"""POST /sms and GET /healthz: the only module that touches Flask's request."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bot import directory, engine
+from bot.flows import Flows, load_flows
+from bot.privacy import StateCodec
+from bot.replies import Renderer
+from bot.twilio import signature_valid, twiml
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhook", __name__)
+COOKIE = "hl"
+XML = "text/xml; charset=utf-8"
+
+
+@dataclass
+class Helpline:
+    """What a worker answers from: flows, directory snapshot, cookie codec, settings."""
+
+    flows: Flows
+    codec: StateCodec
+    token: str
+    local: bool
+    directory: directory.DirectoryCache
+    renderer: Renderer = field(init=False)
+    safe_twiml: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        """Re-render against the current snapshot (at start and when the directory changes)."""
+        self.renderer = Renderer(self.flows, self.directory.snapshot)
+        fallback = engine.step(None, "", self.flows, 0)[1]
+        self.safe_twiml = twiml(self.renderer.messages(fallback))
+
+
+def helpline() -> Helpline:
+    return current_app.extensions["helpline"]
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _public_url() -> str:
+    """The URL Twilio signed: a configured public base, or what the (proxy-fixed) request says."""
+    base = current_app.config.get("PUBLIC_URL")
+    if base:
+        return base.rstrip("/") + request.full_path.rstrip("?")
+    return request.url
+
+
+def _authorised(line: Helpline) -> bool:
+    signature = request.headers.get("X-Twilio-Signature")
+    if line.token and signature:
+        return signature_valid(line.token, _public_url(), request.form, signature)
+    return line.local and _loopback(request.remote_addr)
+
+
+def _xml(body: str) -> Response:
+    return Response(body, status=200, mimetype="text/xml", content_type=XML)
+
+
+@bp.post("/sms")
+def sms() -> Response:
+    line = helpline()
+    if not _authorised(line):
+        return Response("Forbidden: the Twilio signature is missing or wrong.\n", status=403,
+                        mimetype="text/plain")
+    text = request.form.get("Body", "")
+    now = time.time()
+    state = line.codec.open(request.cookies.get(COOKIE))
+    state, replies = engine.step(state, text, line.flows, now)
+    response = _xml(twiml(line.renderer.messages(replies)))
+    if state is None:
+        response.delete_cookie(COOKIE)
+    else:
+        response.set_cookie(COOKIE, line.codec.seal(state), max_age=engine.EXPIRY_SECONDS,
+                            httponly=True, secure=request.is_secure, samesite="Lax")
+    response.call_on_close(lambda: line.directory.refresh_if_due(now, line.rebuild))
+    return response
+
+
+@bp.errorhandler(Exception)
+def _unexpected(error: Exception) -> Any:
+    """Never a 5xx to Twilio: log where it broke (not what was said) and send the safe menu."""
+    if isinstance(error, HTTPException):
+        return error
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = f"{Path(frame.tb_frame.f_code.co_filename).name}:{frame.tb_lineno}" if frame else "?"
+    log.error("sms: %s at %s; answered with the safe menu", type(error).__name__, where)
+    return _xml(helpline().safe_twiml)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    line = helpline()
+    problem = line.directory.problem
+    body = {"status": "degraded" if problem else "ok", "directory": line.directory.snapshot.source}
+    if problem:
+        body["reason"] = problem
+    return jsonify(body), 503 if problem else 200
+
+
+def init_app(app: Flask) -> None:
+    """Load flows and directory, and register the webhook; a bad flow stops startup here."""
+    flows = load_flows(app.config["FLOWS_DIR"])
+    cache = directory.DirectoryCache.open(app.config["DATABASE_URL"], app.config["DATA_DIR"],
+                                          app.config["DIRECTORY_REFRESH_SECONDS"])
+    app.extensions["helpline"] = Helpline(
+        flows=flows, codec=StateCodec(app.config["SECRET_KEY"]), token=app.config["TWILIO_AUTH_TOKEN"] or "",
+        local=app.config["LOCAL_MODE"], directory=cache,
+    )
+    app.register_blueprint(bp)

@@ -1,0 +1,189 @@
+"""engine.step, the order of its rules, and the promises it keeps, in both languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import ROOT
+from bot.engine import EXPIRY_SECONDS, State, step
+from bot.flows import load_flows
+
+NOW = 1_800_000_000.0  # a fixed clock: the engine never reads one
+
+
+@pytest.fixture(scope="module")
+def flows():
+    return load_flows(ROOT / "flows")
+
+
+def talk(flows, *texts, state=None, now=NOW):
+    """Replay texts, a minute apart; the last (state, replies)."""
+    replies = ()
+    for i, text in enumerate(texts):
+        state, replies = step(state, text, flows, now + 60 * i)
+    return state, replies
+
+
+def nodes(replies):
+    return [r.node for r in replies]
+
+
+@pytest.mark.parametrize("word", ["STOP", "stop", "Stop ", "STOPALL", "unsubscribe", "CANCEL", "end", "quit",
+                                  "REVOKE", "optout", "stop."])
+def test_opt_out_words_get_no_reply_and_clear_the_state(flows, word):
+    state, _ = talk(flows, "hi", "1")
+    assert step(state, word, flows, NOW + 600) == (None, ())
+
+
+def test_stop_inside_a_sentence_is_not_an_opt_out(flows):
+    _, replies = talk(flows, "please make him stop hurting me")
+    assert replies, "a sentence with 'stop' in it still gets an answer"
+
+
+@pytest.mark.parametrize(("text", "lang", "node"), [
+    ("911", "en", "danger"),
+    ("help me now", "en", "danger"),
+    ("he's going to hurt me", "en", "danger"),
+    ("estoy en peligro", "es", "danger"),
+    ("I want to kill myself", "en", "danger.selfharm"),
+    ("me quiero morir", "es", "danger.selfharm"),
+])
+def test_danger_is_answered_first_from_any_point(flows, text, lang, node):
+    befores = [["hi"], ["hi", "2"], ["hi", "3", "1"]] if lang == "en" else [["hola"], ["hola", "3", "1"]]
+    for before in [[], *befores]:
+        state, replies = talk(flows, *before, text)
+        assert nodes(replies) == [node]
+        assert replies[0].lang == lang
+        assert "911" in replies[0].text or "emergency" in replies[0].resources
+
+
+def test_danger_reply_lists_911_and_a_crisis_line(flows):
+    _, replies = talk(flows, "he is going to kill me")
+    assert replies[0].resources[0] == "emergency"
+    assert len(replies[0].resources) >= 2
+
+
+@pytest.mark.parametrize("word", ["MENU", "menu", "0", "Menú"])
+def test_menu_and_zero_go_home_from_anywhere(flows, word):
+    state, replies = talk(flows, "hi", "2", "1", word)
+    assert nodes(replies) == ["welcome"]
+    assert state.node == "welcome"
+
+
+def test_back_retraces_steps_then_stops_at_the_menu(flows):
+    state, _ = talk(flows, "hi", "2", "1")
+    trail = [state.node]
+    for _ in range(4):
+        state, replies = step(state, "BACK", flows, NOW + 600)
+        trail.append(replies[0].node)
+    assert trail[1] == "health"
+    assert trail[2] == "welcome" and trail[-1] == "welcome"
+
+
+@pytest.mark.parametrize(("word", "lang"), [("HELP", "en"), ("info", "en")])
+def test_help_gives_program_name_911_and_opt_out(flows, word, lang):
+    _, replies = talk(flows, word)
+    assert nodes(replies) == ["help"]
+    assert "911" in replies[0].text and "STOP" in replies[0].text
+
+
+@pytest.mark.parametrize(("word", "lang"), [("FORGET", "en"), ("borrar", "es"), ("BORRAR", "es")])
+def test_forget_wipes_the_state_and_says_how_to_delete_the_thread(flows, word, lang):
+    state, replies = talk(flows, "hola" if lang == "es" else "hi", "2", word)
+    assert state is None
+    assert nodes(replies) == ["forget"] and replies[0].lang == lang
+
+
+def test_language_switch_at_any_point_keeps_the_place(flows):
+    state, _ = talk(flows, "hi", "2")
+    state, replies = step(state, "ESPAÑOL", flows, NOW + 600)
+    assert (state.node, state.lang) == ("health", "es")
+    assert replies[0].lang == "es" and replies[0].node == "health"
+    state, replies = step(state, "english", flows, NOW + 660)
+    assert (state.node, state.lang, replies[0].lang) == ("health", "en", "en")
+
+
+@pytest.mark.parametrize("text", ["hola", "Hola, necesito ayuda", "dónde está la clínica", "clinica"])
+def test_spanish_is_picked_up_from_the_first_text(flows, text):
+    state, replies = talk(flows, text)
+    assert state.lang == "es" and replies[0].lang == "es"
+
+
+def test_language_stays_put_for_numbers_and_shared_words(flows):
+    state, _ = talk(flows, "hola")
+    for text in ["1", "0", "menu", "ok"]:
+        state, replies = step(state, text, flows, NOW + 60)
+        assert replies[0].lang == "es"
+
+
+@pytest.mark.parametrize("choice", ["2", "2.", "#2", "two", " 2 ", "option 2"])
+def test_menu_choices_in_every_form(flows, choice):
+    _, replies = talk(flows, "hi", choice)
+    assert nodes(replies) == ["health"]
+
+
+def test_spanish_number_words_choose_too(flows):
+    _, replies = talk(flows, "hola", "dos")
+    assert nodes(replies) == ["health"] and replies[0].lang == "es"
+
+
+@pytest.mark.parametrize(("text", "node"), [
+    ("hotline", "hotlines"),
+    ("clinic", "health"),
+    ("where can i get testing", "health.testing"),
+    ("I want to get out", "out.exit"),
+    ("legal", "law"),
+    ("report", "report"),
+    ("emergency", "danger"),
+    ("prueba", "health.testing"),
+    ("abogado", "law.help"),
+])
+def test_topic_words_work_as_a_first_text_and_later(flows, text, node):
+    _, first = talk(flows, text)
+    _, later = talk(flows, "hi", "1", text)
+    assert nodes(first)[0].split(".")[0] == node.split(".")[0]
+    assert nodes(later) == nodes(first)
+
+
+@pytest.mark.parametrize(("typo", "topic"), [("hotlne", "hotlines"), ("clnic", "health"),
+                                              ("clinc", "health"), ("abogadoo", "law")])
+def test_small_typos_still_find_the_topic(flows, typo, topic):
+    _, replies = talk(flows, typo)
+    assert replies[0].topic == topic
+
+
+@pytest.mark.parametrize("text", ["asdfgh", "7", "", "\U0001f600", "???", "banana split"])
+def test_anything_not_understood_gets_the_fallback_menu_with_911(flows, text):
+    state, replies = talk(flows, "hi", text)
+    assert nodes(replies) == ["fallback"]
+    assert "911" in replies[0].text
+    assert replies[0].menu.startswith("1 ")
+    assert state.node == "welcome"
+
+
+@pytest.mark.parametrize("text", ["hi", "", "\U0001f44b", "xyz"])
+def test_a_first_text_gets_the_welcome_with_911(flows, text):
+    state, replies = talk(flows, text)
+    assert nodes(replies) == ["welcome"] and "911" in replies[0].text
+    assert state == State("welcome", "en", int(NOW // 60))
+
+
+def test_state_older_than_30_minutes_is_ignored(flows):
+    state, _ = talk(flows, "hi", "2")
+    _, replies = step(state, "1", flows, NOW + 60 + EXPIRY_SECONDS + 60)
+    assert nodes(replies) == ["welcome"], "after 30 minutes, '1' starts over instead of choosing"
+    _, replies = step(state, "1", flows, NOW + 60 + EXPIRY_SECONDS - 60)
+    assert nodes(replies) == ["health.testing"]
+
+
+def test_a_state_naming_a_node_that_no_longer_exists_starts_over(flows):
+    _, replies = step(State("gone.node", "en", int(NOW // 60)), "1", flows, NOW)
+    assert nodes(replies) == ["welcome"]
+
+
+def test_every_reply_ends_with_a_next_step(flows):
+    for node_id in flows.nodes:
+        for lang in ("en", "es"):
+            menu = flows.menu(node_id, lang)
+            node = flows.nodes[node_id]
+            assert menu or node.resources, f"{node_id} ({lang}) leaves the person with nothing to do"

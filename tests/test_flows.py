@@ -1,0 +1,62 @@
+"""Flows load and validate; every broken fixture is rejected with the error it must raise.
+
+Each file in tests/flows/broken/ starts with comment lines:
+  # expect: <a regular expression the error message must match>
+  # replaces: <path under flows/ it stands in for>   (absent: it is added as a new flow file)
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot import ROOT, create_app
+from bot.flows import FlowError, load_flows
+
+BROKEN = sorted((Path(__file__).parent / "flows" / "broken").glob("*.yaml"))
+
+
+def header(path: Path) -> dict[str, str]:
+    fields = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"#\s*(expect|replaces):\s*(.+)", line)
+        if not match:
+            break
+        fields[match[1]] = match[2].strip()
+    return fields
+
+
+def test_shipped_flows_load_with_every_topic():
+    flows = load_flows(ROOT / "flows")
+    files = {Path(n.path).stem for n in flows.nodes.values()}
+    assert files >= {"welcome", "hotlines", "health", "out", "law", "report", "danger"}
+
+
+def test_there_are_broken_fixtures():
+    assert len(BROKEN) >= 10
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
+def test_broken_flow_is_rejected_with_its_error(path, tmp_path):
+    fields = header(path)
+    assert "expect" in fields, f"{path.name} lacks its '# expect:' line"
+    flows = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", flows)
+    target = flows / fields.get("replaces", f"{path.stem}.yaml")
+    target.write_bytes(path.read_bytes())
+    with pytest.raises(FlowError) as caught:
+        load_flows(flows)
+    message = str(caught.value)
+    assert re.search(fields["expect"], message), message
+    assert target.name in message, f"the error must name the file: {message}"
+
+
+def test_an_invalid_flow_stops_startup(config, tmp_path):
+    flows = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", flows)
+    (flows / "health.yaml").write_text("spec_version: 1\nnodes:\n  health:\n    say: {en: Hi}\n")
+    with pytest.raises(FlowError, match=r"health.yaml:4: node 'health': say has no 'es' text"):
+        create_app({**config, "FLOWS_DIR": str(flows)})

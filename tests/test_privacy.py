@@ -1,0 +1,88 @@
+"""Promise 1: nothing about the texter is kept, in the database, the logs, or the cookie."""
+
+from __future__ import annotations
+
+import logging
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+from bot.engine import State
+from bot.privacy import StateCodec, keyed_hash, redact
+from bot.twilio import sign
+from bot.webhook import COOKIE
+from tests.conftest import SECRET, TOKEN
+
+MARKS = {
+    "From": "+18605557319",
+    "Body": "clinic MARKBODY71",
+    "FromCity": "MARKCITY",
+    "FromState": "MARKSTATE",
+    "FromZip": "06119",
+    "FromCountry": "MARKCOUNTRY",
+    "ProfileName": "MARKPROFILE",
+    "WaId": "18605557319",
+    "MediaUrl0": "https://api.twilio.com/MARKMEDIA.jpg",
+    "MessageSid": "SMMARKSID0000000000000000000000",
+}
+
+
+def test_nothing_personal_reaches_database_logs_files_or_cookie(app, tmp_path, caplog):
+    client = app.test_client()
+    cookies = []
+    with caplog.at_level(logging.DEBUG):
+        for body in ["clinic MARKBODY71", "1", "MARKBODY71 hotlne", "BACK", "911 MARKBODY71"]:
+            data = {**MARKS, "Body": body, "NumMedia": "1", "To": "+18605550100"}
+            url = "http://localhost/sms"
+            response = client.post("/sms", data=data, headers={"X-Twilio-Signature": sign(TOKEN, url, data)})
+            assert response.status_code == 200
+            cookies.extend(response.headers.getlist("Set-Cookie"))
+    assert cookies, "the conversation state travels in the cookie"
+    written = b"".join(p.read_bytes() for p in Path(tmp_path).rglob("*") if p.is_file())
+    written += b"".join(p.read_bytes() for p in Path(app.instance_path).rglob("*") if p.is_file()
+                        and "helpline" not in p.name)
+    codec = StateCodec(SECRET)
+    opened = []
+    for header in cookies:
+        morsel = SimpleCookie(header)[COOKIE]
+        state = codec.open(morsel.value)
+        assert state is not None
+        opened.append(repr(state))
+    places = {"database and files": written.decode("utf-8", "replace"), "log": caplog.text,
+              "cookie": "\n".join(cookies), "state inside the cookie": "\n".join(opened)}
+    for value in [*MARKS.values(), "8605557319", "MARKBODY"]:
+        for place, content in places.items():
+            assert value not in content, f"{value!r} was kept in the {place}"
+
+
+def test_state_cookie_is_opaque_and_tamper_proof():
+    codec = StateCodec("secret")
+    sealed = codec.seal(State("health.testing", "es", 29_000_000, ("welcome", "health")))
+    assert "health" not in sealed and "es" not in sealed.split("-")
+    assert codec.open(sealed) == State("health.testing", "es", 29_000_000, ("welcome", "health"))
+    tampered = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+    assert codec.open(tampered) is None
+    assert StateCodec("another secret").open(sealed) is None
+    assert codec.open("garbage!!") is None and codec.open("") is None and codec.open(None) is None
+
+
+def test_same_state_seals_differently_each_time():
+    codec = StateCodec("secret")
+    state = State("welcome", "en", 1)
+    assert codec.seal(state) != codec.seal(state)
+
+
+def test_daily_keyed_hash_hides_the_number_and_changes_each_day():
+    today = keyed_hash("secret", "+18605557319", "2026-11-26")
+    assert "8605557319" not in today
+    assert today == keyed_hash("secret", "+18605557319", "2026-11-26")
+    assert today != keyed_hash("secret", "+18605557319", "2026-11-27")
+    assert today != keyed_hash("other", "+18605557319", "2026-11-26")
+
+
+def test_log_redaction_removes_phone_numbers():
+    assert "8605557319" not in redact("from +18605557319 and whatsapp:+18605557319 and (860) 555-7319")
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "texter %s wrote", ("+18605557319",), None)
+    from bot.privacy import RedactingFilter
+
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "texter [number] wrote"

@@ -1,0 +1,158 @@
+"""POST /sms as Twilio calls it: signatures, limits, malformed input, TwiML, /healthz."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot import ConfigError, create_app
+from bot.chat import SMS_URL, messages_of
+from bot.twilio import sign
+from tests.conftest import TOKEN
+
+
+def form(**fields) -> dict[str, str]:
+    base = {"MessageSid": "SM" + "a" * 32, "AccountSid": "AC" + "0" * 32, "From": "+18605550123",
+            "To": "+18605550100", "Body": "hi", "NumMedia": "0"}
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def post(client, data, token=TOKEN, url=SMS_URL, **kwargs):
+    headers = {"X-Twilio-Signature": sign(token, url, data)} if token else {}
+    return client.post("/sms", data=data, headers=headers, **kwargs)
+
+
+def test_a_signed_text_gets_twiml_with_the_menu_and_911(client):
+    response = post(client, form(Body="hi"))
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    messages = messages_of(response.get_data(as_text=True))
+    assert messages and "911" in messages[0]
+
+
+def test_unsigned_request_is_refused(client):
+    assert post(client, form(), token=None).status_code == 403
+
+
+def test_request_signed_with_another_token_is_refused(client):
+    assert post(client, form(), token="not-the-token").status_code == 403
+
+
+def test_tampered_field_after_signing_is_refused(client):
+    data = form(Body="hi")
+    signature = sign(TOKEN, SMS_URL, data)
+    data["Body"] = "something else"
+    response = client.post("/sms", data=data, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+
+
+def test_signature_for_another_url_is_refused(client):
+    assert post(client, form(), url="http://localhost/other").status_code == 403
+
+
+def test_oversized_body_is_refused_with_413(client):
+    data = form(Body="x" * 70_000)
+    assert post(client, data).status_code == 413
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"Body": "x" * 5000},
+        {"Body": "\x00\x01\x1b[31m hola \x7f"},
+        {"Body": "\U0001f198\U0001f198\U0001f198"},
+        {"Body": "", "NumMedia": "1", "MediaUrl0": "https://api.twilio.com/x.jpg",
+         "MediaContentType0": "image/jpeg"},
+        {"Body": None},
+        {"Body": "hola", "From": None, "To": None, "MessageSid": None},
+        {"Body": "1", "SomethingTwilioAddsLater": "x"},
+    ],
+)
+def test_malformed_or_unusual_input_gets_a_normal_answer(client, fields, caplog):
+    with caplog.at_level(logging.DEBUG):
+        response = post(client, form(**fields))
+    assert response.status_code == 200
+    messages = messages_of(response.get_data(as_text=True))
+    assert messages, "every text, picture or empty message gets an answer"
+    assert all(len(m) <= 1600 for m in messages)
+    assert len(messages) <= 10
+    assert "Traceback" not in caplog.text
+
+
+def test_invalid_utf8_is_a_client_error_not_a_crash(client):
+    body = b"From=%2B18605550123&Body=%ff%fe%41"
+    response = client.post("/sms", data=body, content_type="application/x-www-form-urlencoded",
+                           headers={"X-Twilio-Signature": "x"})
+    assert 400 <= response.status_code < 500
+
+
+def test_get_on_sms_is_not_allowed(client):
+    assert client.get("/sms").status_code == 405
+
+
+def test_healthz_answers_200_when_the_line_can_serve(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "ok"
+
+
+def test_every_message_in_an_answer_stays_within_twilio_limits(texter):
+    for text in ["hi", "1", "2", "0", "5", "1", "BACK", "HELP", "911"]:
+        messages = texter.send(text)
+        assert 1 <= len(messages) <= 10
+        assert all(0 < len(m) <= 1600 for m in messages)
+
+
+def test_server_refuses_to_start_without_token_or_secret(config):
+    for missing in ("TWILIO_AUTH_TOKEN", "SECRET_KEY"):
+        with pytest.raises(ConfigError, match=missing):
+            create_app({**config, missing: ""})
+
+
+def test_local_mode_answers_loopback_without_signature_and_says_so(config, caplog):
+    with caplog.at_level(logging.WARNING):
+        app = create_app({**config, "LOCAL_MODE": True, "TWILIO_AUTH_TOKEN": ""})
+    assert "LOCAL MODE" in caplog.text
+    client = app.test_client()
+    assert client.post("/sms", data=form(), environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+    assert client.post("/sms", data=form(), environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 403
+
+
+def test_behind_a_proxy_the_signature_is_checked_against_the_public_url(config):
+    app = create_app({**config, "TRUST_PROXY": 1})
+    client = app.test_client()
+    public = "https://line.example.org/sms"
+    data = form()
+    headers = {"X-Twilio-Signature": sign(TOKEN, public, data), "X-Forwarded-Proto": "https",
+               "X-Forwarded-Host": "line.example.org"}
+    assert client.post("/sms", data=data, headers=headers).status_code == 200
+
+
+def test_forwarded_headers_are_ignored_unless_configured(client):
+    public = "https://line.example.org/sms"
+    data = form()
+    headers = {"X-Twilio-Signature": sign(TOKEN, public, data), "X-Forwarded-Proto": "https",
+               "X-Forwarded-Host": "line.example.org"}
+    assert client.post("/sms", data=data, headers=headers).status_code == 403
+
+
+def test_configured_public_url_is_what_the_signature_covers(config):
+    app = create_app({**config, "PUBLIC_URL": "https://line.example.org"})
+    data = form()
+    headers = {"X-Twilio-Signature": sign(TOKEN, "https://line.example.org/sms", data)}
+    assert app.test_client().post("/sms", data=data, headers=headers).status_code == 200
+
+
+def test_an_unexpected_fault_still_answers_with_the_menu_and_911(app, client, monkeypatch, caplog):
+    def broken(*_args, **_kwargs):
+        raise KeyError("the texter's words must not reach the log")
+
+    monkeypatch.setattr("bot.engine.step", broken)
+    with caplog.at_level(logging.DEBUG):
+        response = post(client, form(Body="private words"))
+    assert response.status_code == 200
+    assert "911" in messages_of(response.get_data(as_text=True))[0]
+    assert "KeyError" in caplog.text
+    assert "private words" not in caplog.text and "must not reach" not in caplog.text

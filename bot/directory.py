@@ -233,6 +233,12 @@ def snapshot_of(organizations: Iterable[Organization], source: str) -> Snapshot:
     return Snapshot({k: tuple(v) for k, v in by_category.items()}, source)
 
 
+def snapshot_from_data(data_dir: Path | str) -> Snapshot:
+    """The snapshot data/ would give, without a database (validation, and the fallback)."""
+    organizations, _ = read_directory(data_dir)
+    return snapshot_of(organizations, "data/")
+
+
 def load_database(engine: Engine, data_dir: Path | str, *, force: bool = False) -> bool:
     """Create the tables and (re)load data/ when the database is new or data/ changed."""
     Base.metadata.create_all(engine)
@@ -309,8 +315,7 @@ class DirectoryCache:
             problem = f"database unavailable ({type(err).__name__})"
             log.error("directory: %s; answering from data/ in memory", problem)
         try:
-            organizations, _ = read_directory(data_dir)
-            return cls(None, url, data_dir, snapshot_of(organizations, "data/"), problem, refresh_seconds)
+            return cls(None, url, data_dir, snapshot_from_data(data_dir), problem, refresh_seconds)
         except FlowError as err:
             log.error("directory: %s; answering with the built-in emergency numbers", err)
             return cls(None, url, data_dir, BUILT_IN, f"{problem}; {err}", refresh_seconds)

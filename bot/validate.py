@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.directory import read_directory, snapshot_of
+from bot.directory import snapshot_from_data
 from bot.engine import Reply
 from bot.flows import Flows
 from bot.matching import LANGUAGES, normalize
@@ -43,8 +43,7 @@ def lock_screen_words(text: str, denied: frozenset[str]) -> list[str]:
 def check(flows: Flows, data_dir: Path | str, budget: int = SEGMENT_BUDGET) -> Report:
     """Resources named exist and are verified; every message fits the budget and is discreet."""
     report = Report()
-    organizations, _ = read_directory(data_dir)
-    snapshot = snapshot_of(organizations, "data/")
+    snapshot = snapshot_from_data(data_dir)
     for node in flows.nodes.values():
         for category in node.resources:
             if not snapshot.services_for(category):

@@ -16,7 +16,8 @@ import yaml
 
 from bot.matching import LANGUAGES, Lexicon, normalize
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
+KEYWORDS_SPEC_VERSION = 1
 SPECIAL_NODES = ("welcome", "fallback", "help", "forget")
 REQUIRED_STRINGS = ("footer", "call", "text", "text_only", "tty", "open_24_7", "language_set", "or")
 COMMANDS = ("optout", "menu", "back", "help", "forget", "english", "spanish")
@@ -68,21 +69,39 @@ def line_of(value: Any) -> int | None:
     return getattr(value, "line", None) or None
 
 
-# Migrations from older spec versions, goflow style: {from_version: function(document) -> document}.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+def _v1_to_v2(document: dict) -> dict:
+    """Version 1 named a node's message `text` and its directory categories `categories`."""
+    nodes = {}
+    for node_id, raw in (document.get("nodes") or {}).items():
+        if isinstance(raw, Mapping):
+            renamed = {{"text": "say", "categories": "resources"}.get(k, k): v for k, v in raw.items()}
+            raw = _Mapping(renamed) if not hasattr(raw, "line") else _with_line(renamed, raw.line)
+        nodes[node_id] = raw
+    return {**document, "nodes": nodes, "spec_version": 2}
 
 
-def migrate(document: dict, path: Path) -> dict:
-    """Bring a document up to SPEC_VERSION, one migration at a time."""
+def _with_line(values: dict, line: int) -> _Mapping:
+    mapping = _Mapping(values)
+    mapping.line = line
+    return mapping
+
+
+# Migrations from older spec versions, goflow style: {from_version: document -> next version}.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
+
+
+def migrate(document: dict, path: Path, current: int = SPEC_VERSION,
+            migrations: Mapping[int, Callable[[dict], dict]] = MIGRATIONS) -> dict:
+    """Bring a document up to the current spec version, one migration at a time."""
     version = document.get("spec_version")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):
         raise FlowError(path, "spec_version is missing or not a whole number", line=1)
-    if version > SPEC_VERSION:
-        raise FlowError(path, f"spec_version {version} is newer than this bot ({SPEC_VERSION})")
-    while version < SPEC_VERSION:
-        if version not in MIGRATIONS:
+    if version > current:
+        raise FlowError(path, f"spec_version {version} is newer than this bot ({current})")
+    while version < current:
+        if version not in migrations:
             raise FlowError(path, f"spec_version {version} is too old and cannot be migrated")
-        document = MIGRATIONS[version](document)
+        document = migrations[version](document)
         version += 1
     return document
 
@@ -168,7 +187,7 @@ def _keyword_table(path: Path) -> tuple[str, dict]:
     document = read_yaml(path)
     if not isinstance(document, Mapping):
         raise FlowError(path, "must be a mapping with spec_version, language, commands, topics")
-    document = migrate(dict(document), path)
+    document = migrate(dict(document), path, KEYWORDS_SPEC_VERSION, {})
     lang = document.get("language")
     if lang not in LANGUAGES:
         raise FlowError(path, f"language must be one of {', '.join(LANGUAGES)}", line=1)

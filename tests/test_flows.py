@@ -60,3 +60,13 @@ def test_an_invalid_flow_stops_startup(config, tmp_path):
     (flows / "health.yaml").write_text("spec_version: 1\nnodes:\n  health:\n    say: {en: Hi}\n")
     with pytest.raises(FlowError, match=r"health.yaml:4: node 'health': say has no 'es' text"):
         create_app({**config, "FLOWS_DIR": str(flows)})
+
+
+def test_a_version_1_flow_is_migrated_before_it_is_validated(tmp_path):
+    flows_dir = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", flows_dir)
+    shutil.copy(Path(__file__).parent / "flows" / "migrations" / "v1_hotlines.yaml", flows_dir / "hotlines.yaml")
+    node = load_flows(flows_dir).nodes["hotlines"]
+    assert node.say["en"].startswith("Here are people you can call any time.")
+    assert node.resources == ("hotline.trafficking", "hotline.crisis")
+    assert node.options[0].goto == "hotlines.text"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -77,6 +79,36 @@ class RemoteConversation:
                 return messages_of(response.read().decode())
         except urllib.error.HTTPError as err:
             raise RuntimeError(f"the line answered HTTP {err.code}") from None
+
+
+class _Literal(str):
+    """A string YAML writes as a literal block, so transcripts read like the texts."""
+
+
+def _literal(dumper: yaml.SafeDumper, value: _Literal) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+
+
+class _TranscriptDumper(yaml.SafeDumper):
+    pass
+
+
+_TranscriptDumper.add_representer(_Literal, _literal)
+
+
+def transcript_yaml(name: str, turns: list[tuple[str, list[str]]]) -> str:
+    """A golden transcript: what the person said, and what the line answered, turn by turn."""
+    document = {"name": name, "turns": [{"user": user, "bot": [_Literal(m) for m in bot]} for user, bot in turns]}
+    return yaml.dump(document, Dumper=_TranscriptDumper, allow_unicode=True, sort_keys=False, width=200)
+
+
+def script_texts(path: Path) -> list[str]:
+    """The texts of a script: a transcript's `user` turns, or one text per line of a plain file."""
+    content = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        document = yaml.safe_load(content)
+        return [str(turn["user"]) for turn in document["turns"]]
+    return content.splitlines()
 
 
 def messages_of(twiml: str) -> list[str]:

@@ -66,8 +66,12 @@ def _dispose(app) -> None:
 @click.option("--lang", type=click.Choice(["en", "es"]), help="Start by switching to this language.")
 @click.option("--url", help="Talk to a running server instead (e.g. http://127.0.0.1:8000/sms); "
               "requests are signed with TWILIO_AUTH_TOKEN when it is set.")
-def chat(lang: str | None, url: str | None) -> None:
-    from bot.chat import Conversation, RemoteConversation
+@click.option("--script", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Replay the texts of a file: a transcript (.yaml) or one text per line.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
+              help="Save the conversation as a golden transcript (YAML) for tests/transcripts/.")
+def chat(lang: str | None, url: str | None, script: Path | None, record: Path | None) -> None:
+    from bot.chat import Conversation, RemoteConversation, script_texts, transcript_yaml
 
     try:
         if url:
@@ -76,19 +80,37 @@ def chat(lang: str | None, url: str | None) -> None:
             conversation = Conversation.start()
     except (ConfigError, FlowError) as err:
         _fail(str(err))
-    click.echo("Type a text and press Enter (Ctrl-D to stop). Nothing is kept.\n")
+    turns: list[tuple[str, list[str]]] = []
+
+    def say(text: str, echo: bool) -> None:
+        if echo:
+            click.echo(f"you> {text}")
+        try:
+            messages = conversation.send(text)
+        except (RuntimeError, OSError) as err:
+            _fail(str(err))
+        _show(messages)
+        turns.append((text, messages))
+
+    if not script:
+        click.echo("Type a text and press Enter (Ctrl-D to stop). Nothing is kept.\n")
     if lang:
-        _show(conversation.send("ENGLISH" if lang == "en" else "ESPAÑOL"))
+        say("ENGLISH" if lang == "en" else "ESPAÑOL", echo=True)
+    for text in script_texts(script) if script else _typed():
+        say(text, echo=bool(script))
+    if record:
+        record.write_text(transcript_yaml(record.stem, turns), encoding="utf-8")
+        click.echo(f"recorded {len(turns)} turns in {record}")
+
+
+def _typed():
+    """Texts typed at the prompt, until end of input."""
     while True:
         try:
-            text = input("you> ")
+            yield input("you> " if sys.stdin.isatty() else "")
         except EOFError:
             click.echo()
             return
-        try:
-            _show(conversation.send(text))
-        except (RuntimeError, OSError) as err:
-            _fail(str(err))
 
 
 def _show(messages: list[str]) -> None:
@@ -100,6 +122,24 @@ def _show(messages: list[str]) -> None:
         encoding, segments = count_segments(body)
         click.echo(f"--- line ({segments} segment{'s' if segments != 1 else ''}, {encoding}) ---")
         click.echo(body + "\n")
+
+
+@main.command(help="Draw the flows: Graphviz DOT (plus SVG when Graphviz is installed) or Mermaid.")
+@click.argument("flows_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
+@click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
+              help="Which language's texts to show in the boxes.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("flows-graph"),
+              show_default=True, help="File name; the extension is set by the format.")
+def graph(flows_dir: Path | None, fmt: str, lang: str, output: Path) -> None:
+    from bot.graph import write_graph
+
+    try:
+        flows = load_flows(flows_dir or ROOT / "flows")
+    except FlowError as err:
+        _fail(str(err))
+    for path in write_graph(flows, output, fmt, lang):
+        click.echo(f"wrote {path}")
 
 
 @main.command(help="Check the flows (and the directory they name); exit 1 naming file and node on error.")

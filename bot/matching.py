@@ -65,6 +65,10 @@ class PhraseTable:
                     index.setdefault(tokens[0], []).append((tokens, target))
         return cls({k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in index.items()})
 
+    def targets(self) -> list[str]:
+        """Every target a phrase leads to, in first-seen order."""
+        return list(dict.fromkeys(t for entries in self.by_first.values() for _, t in entries))
+
     def words(self) -> set[str]:
         """Every word used in a phrase."""
         return {w for entries in self.by_first.values() for tokens, _ in entries for w in tokens}
@@ -143,6 +147,16 @@ class Lexicon:
             lockscreen=frozenset(lockscreen),
             _long_words=long_words,
         )
+
+    @property
+    def danger_targets(self) -> list[str]:
+        """The nodes danger words lead to."""
+        return self.danger.targets()
+
+    @property
+    def topic_targets(self) -> list[str]:
+        """The nodes topic words lead to."""
+        return self.topics.targets()
 
     def correct(self, tokens: tuple[str, ...]) -> tuple[str, ...]:
         """Replace each unknown word with the known word it is a small typo of ("hotlne")."""

@@ -80,3 +80,21 @@ def test_serve_local_refuses_a_public_address(runner):
 def test_load_reloads_the_directory(runner):
     result = runner.invoke(main, ["load"])
     assert result.exit_code == 0 and "directory.yaml" in result.output
+
+
+def test_chat_replays_a_script_and_records_a_golden_transcript(runner, tmp_path):
+    script = tmp_path / "script.txt"
+    script.write_text("hola\n2\n1\n")
+    record = tmp_path / "health.yaml"
+    result = runner.invoke(main, ["chat", "--script", str(script), "--record", str(record)])
+    assert result.exit_code == 0, result.output
+    assert "you> 2" in result.output and "recorded 3 turns" in result.output
+    from bot.chat import script_texts
+
+    assert script_texts(record) == ["hola", "2", "1"]
+    assert "860-509-7920" in record.read_text()
+
+
+def test_graph_writes_dot(runner, tmp_path):
+    result = runner.invoke(main, ["graph", "-o", str(tmp_path / "g")])
+    assert result.exit_code == 0 and (tmp_path / "g.dot").is_file()

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.flows import Flows
-from bot.matching import LANGUAGES, detect_language, menu_number, normalize
+from bot.matching import LANGUAGES, detect_language, menu_number, normalize, read
 
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
@@ -24,6 +24,7 @@ class State:
     lang: str
     at: int  # whole minutes since the epoch
     trail: tuple[str, ...] = ()
+    offer: tuple[str, ...] = ()  # the nodes a "which one did you mean?" question offered
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,20 @@ def _go(state: State | None, node_id: str, lang: str, minute: int) -> State:
     return State(node_id, lang, minute, trail)
 
 
-def _best_topic(flows: Flows, tokens: tuple[str, ...]) -> str | None:
-    scores: dict[str, int] = {}
-    for target, weight in flows.lexicon.topics.hits(tokens):
-        scores[target] = scores.get(target, 0) + weight
-    if not scores:
-        return None
-    return max(scores, key=lambda target: (scores[target], target.count(".")))
+def _close_call(topics: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
+    """The two best topics when they tie and belong to different flows, else nothing."""
+    if len(topics) < 2 or topics[0][1] != topics[1][1]:
+        return ()
+    first, second = topics[0][0], topics[1][0]
+    if first.split(".", 1)[0] == second.split(".", 1)[0]:
+        return ()
+    return (first, second)
+
+
+def _ask(flows: Flows, offer: tuple[str, ...], lang: str) -> Reply:
+    lines = [f"{n} {flows.titles[(node, lang)]}" for n, node in enumerate(offer, start=1)]
+    return Reply("ask", lang, flows.strings["did_you_mean"][lang], (),
+                 "\n".join([*lines, flows.strings["footer"][lang]]))
 
 
 def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[State | None, tuple[Reply, ...]]:
@@ -100,10 +108,9 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
 
     lang = _language(state, tokens, text, flows)
     words = lexicon.correct(tokens)
-    danger = lexicon.danger.hits(tokens) or lexicon.danger.hits(words)
-    if danger:
-        target = max(danger, key=lambda hit: hit[1])[0]
-        return _go(state, target, lang, minute), (_reply(flows, target, lang),)
+    reading = read(words, lexicon)
+    if reading.danger is not None:
+        return _go(state, reading.danger, lang, minute), (_reply(flows, reading.danger, lang),)
 
     command = command or lexicon.commands.exact(words)
     if command == "forget":
@@ -124,13 +131,17 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
 
     if state is not None:
         choice = menu_number(tokens, lexicon.numbers)
-        options = flows.nodes[state.node].options
-        if choice is not None and 1 <= choice <= len(options):
-            target = options[choice - 1].goto
+        choices = state.offer or tuple(o.goto for o in flows.nodes[state.node].options)
+        if choice is not None and 1 <= choice <= len(choices):
+            target = choices[choice - 1]
             return _go(state, target, lang, minute), (_reply(flows, target, lang),)
 
-    target = _best_topic(flows, tokens) or _best_topic(flows, words)
-    if target is not None:
+    offer = _close_call(reading.topics)
+    if offer:
+        here = _go(state, state.node if state is not None else "welcome", lang, minute)
+        return State(here.node, lang, minute, here.trail, offer), (_ask(flows, offer, lang),)
+    if reading.topics:
+        target = reading.topics[0][0]
         return _go(state, target, lang, minute), (_reply(flows, target, lang),)
 
     if state is None:

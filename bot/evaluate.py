@@ -1,6 +1,6 @@
 """Score first texts against their expected nodes: `python -m bot.evaluate [FILE ...] [--json]`.
 
-Each FILE (default eval/dev.yaml) holds `texts: [{text, lang, expect}, ...]`; the texts of all
+Each FILE (default: every eval/dev*.yaml) holds `texts: [{text, lang, expect}, ...]`; the texts of all
 files are pooled. A label is a node id or prefix: node "health.testing" matches label "health".
 """
 
@@ -21,7 +21,7 @@ from bot import ROOT
 from bot.engine import step
 from bot.flows import FlowError, Flows, load_flows
 
-DEFAULT_FILE = ROOT / "eval" / "dev.yaml"
+DEFAULT_FILES = sorted((ROOT / "eval").glob("dev*.yaml"))  # the development sets; heldout.yaml on request
 LANGS = ("en", "es", "mixed")
 NOW = 1_767_225_600.0  # 2026-01-01T00:00Z: a fixed clock, so runs compare
 ASK = "ask"
@@ -232,7 +232,7 @@ def as_json(s: Score) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the evaluation; 0 always, 2 when a file cannot be read."""
     parser = argparse.ArgumentParser(prog="python -m bot.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", type=Path, default=[DEFAULT_FILE], metavar="FILE")
+    parser.add_argument("files", nargs="*", type=Path, default=DEFAULT_FILES, metavar="FILE")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args(argv)
     cases: list[Case] = []

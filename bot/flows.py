@@ -14,12 +14,12 @@ from typing import Any
 
 import yaml
 
-from bot.matching import LANGUAGES, Lexicon, normalize
+from bot.matching import LANGUAGES, ROUTES, Lexicon, normalize
 
 SPEC_VERSION = 2
 KEYWORDS_SPEC_VERSION = 1
 SPECIAL_NODES = ("welcome", "fallback", "help", "forget")
-REQUIRED_STRINGS = ("footer", "call", "text", "text_only", "tty", "open_24_7", "language_set", "or")
+REQUIRED_STRINGS = ("footer", "call", "text", "text_only", "tty", "open_24_7", "language_set", "or", "did_you_mean")
 COMMANDS = ("optout", "menu", "back", "help", "forget", "english", "spanish")
 MAX_OPTIONS = 9
 # A run of 7+ digits (with the usual separators) or a 3-digit crisis code standing alone.
@@ -133,6 +133,7 @@ class Flows:
     strings: Mapping[str, Mapping[str, str]]
     lexicon: Lexicon
     menus: Mapping[tuple[str, str], str]  # (node, language) -> option lines and footer
+    titles: Mapping[tuple[str, str], str]  # (node, language) -> the label of an option leading there
 
     def menu(self, node: str, lang: str) -> str:
         """The numbered options (and footer) shown under a node's text."""
@@ -191,12 +192,18 @@ def _keyword_table(path: Path) -> tuple[str, dict]:
     lang = document.get("language")
     if lang not in LANGUAGES:
         raise FlowError(path, f"language must be one of {', '.join(LANGUAGES)}", line=1)
-    for section in ("commands", "danger", "topics"):
+    for section in ("commands", "danger", "topics", "danger_alone", "context", "shorthand"):
         value = document.get(section)
+        if section in ("danger_alone", "context", "shorthand") and value is None:
+            document[section] = {}
+            continue
         if not isinstance(value, Mapping):
             raise FlowError(path, f"section '{section}' is missing", line=1)
         for key, words in value.items():
-            if not isinstance(words, list) or not words:
+            if section == "shorthand":
+                if not isinstance(words, str) or not words.strip():
+                    raise FlowError(path, f"shorthand.{key} must be the words it stands for", line=line_of(value))
+            elif not isinstance(words, list) or not words:
                 raise FlowError(path, f"{section}.{key} must be a non-empty list", line=line_of(value))
     missing = [c for c in COMMANDS if c not in document["commands"]]
     if missing:
@@ -206,7 +213,7 @@ def _keyword_table(path: Path) -> tuple[str, dict]:
 
 def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str, Node]) -> None:
     for path, table in tables.values():
-        for section in ("danger", "topics"):
+        for section in ("danger", "danger_alone", "topics"):
             for target in table[section]:
                 if target not in nodes:
                     raise FlowError(path, f"{section} lead to node '{target}', which does not exist",
@@ -223,6 +230,9 @@ def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str,
     missing = [lang for lang in LANGUAGES if lang not in tables]
     if missing:
         raise FlowError("flows/keywords", f"no keyword table for {', '.join(missing)}")
+    for route in ROUTES:
+        if route not in nodes:
+            raise FlowError("flows", f"the matcher sends texts to node '{route}', which does not exist")
 
 
 def _check_graph(nodes: Mapping[str, Node]) -> None:
@@ -254,6 +264,15 @@ def _menus(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]]) 
                 lines.append(strings["footer"][lang])
             menus[(node.id, lang)] = "\n".join(lines)
     return menus
+
+
+def _titles(nodes: Mapping[str, Node]) -> dict[tuple[str, str], str]:
+    titles: dict[tuple[str, str], str] = {}
+    for node in nodes.values():
+        for option in node.options:
+            for lang in LANGUAGES:
+                titles.setdefault((option.goto, lang), option.label[lang])
+    return titles
 
 
 def load_flows(directory: Path | str) -> Flows:
@@ -289,4 +308,4 @@ def load_flows(directory: Path | str) -> Flows:
         tables[lang] = (path, table)
     _check_keywords(tables, nodes)
     lexicon = Lexicon.build({lang: table for lang, (_, table) in tables.items()})
-    return Flows(nodes, strings, lexicon, _menus(nodes, strings))
+    return Flows(nodes, strings, lexicon, _menus(nodes, strings), _titles(nodes))

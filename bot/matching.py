@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from rapidfuzz.distance import Levenshtein
+import Stemmer
+from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 LANGUAGES = ("en", "es")
@@ -55,19 +56,18 @@ class PhraseTable:
     by_first: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]
 
     @classmethod
-    def build(cls, phrases: Mapping[str, Iterable[str]]) -> PhraseTable:
-        """Index {target: [phrase, ...]} for matching; longer phrases are tried first."""
+    def build(cls, phrases: Mapping[str, Iterable[str]],
+              stem: Callable[[list[str]], list[str]] | None = None) -> PhraseTable:
+        """Index {target: [phrase, ...]} for matching, optionally by stem; longer phrases first."""
         index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for target, items in phrases.items():
             for phrase in items:
                 tokens = tuple(normalize(str(phrase)).split())
+                if stem is not None:
+                    tokens = tuple(stem(list(tokens)))
                 if tokens:
                     index.setdefault(tokens[0], []).append((tokens, target))
         return cls({k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in index.items()})
-
-    def targets(self) -> list[str]:
-        """Every target a phrase leads to, in first-seen order."""
-        return list(dict.fromkeys(t for entries in self.by_first.values() for _, t in entries))
 
     def words(self) -> set[str]:
         """Every word used in a phrase."""
@@ -79,11 +79,15 @@ class PhraseTable:
         >>> PhraseTable.build({"out": ["get out"]}).hits(("i", "want", "to", "get", "out"))
         [('out', 2)]
         """
+        return [(target, length) for target, length, _ in self.hits_at(tokens)]
+
+    def hits_at(self, tokens: tuple[str, ...]) -> list[tuple[str, int, int]]:
+        """(target, phrase length, position) for the longest phrase starting at each word."""
         found = []
         for i, token in enumerate(tokens):
             for phrase, target in self.by_first.get(token, ()):
                 if tokens[i : i + len(phrase)] == phrase:
-                    found.append((target, len(phrase)))
+                    found.append((target, len(phrase), i))
                     break
         return found
 
@@ -95,83 +99,147 @@ class PhraseTable:
         return None
 
 
+STEMMER_NAMES = {"en": "english", "es": "spanish"}
+SECTIONS = ("danger", "danger_alone", "topics", "context")
+# Which sections match by stem. Spanish verb endings carry who does what to whom ("me quiere
+# matar", he wants to kill me; "me quiero matar", I want to kill myself) and when ("me pega",
+# "me pegaba"), so Spanish danger words and context match as written.
+STEMMED = {"en": frozenset(SECTIONS), "es": frozenset({"topics"})}
+
+
+@dataclass(frozen=True)
+class Stems:
+    """One language's phrase tables, indexed by word stems ("following" finds "follow me")."""
+
+    stem: Callable[[list[str]], list[str]]
+    tables: Mapping[str, PhraseTable]  # section -> phrases (of stems, for stemmed sections)
+    stemmed: frozenset[str]
+
+    def hits_at(self, section: str, words: tuple[str, ...]) -> list[tuple[str, int, int]]:
+        """(target, length, position) of the section's phrases in the words."""
+        if section in self.stemmed:
+            words = tuple(self.stem(list(words)))
+        return self.tables[section].hits_at(words)
+
+
+def _stemmer(lang: str) -> Callable[[list[str]], list[str]]:
+    return Stemmer.Stemmer(STEMMER_NAMES[lang]).stemWords
+
+
 @dataclass(frozen=True)
 class Lexicon:
     """Every table the matcher needs, built once when the flows load."""
 
-    commands: PhraseTable  # whole-text commands: optout, menu, back, help, forget, english, spanish
-    danger: PhraseTable  # danger phrases -> node id
-    topics: PhraseTable  # topic words -> node id
+    commands: PhraseTable  # whole-text commands, exact: optout, menu, back, help, forget, english, spanish
+    stems: Mapping[str, Stems]  # language -> danger, danger_alone, topics, context phrases by stem
     numbers: Mapping[str, int]
     markers: Mapping[str, frozenset[str]]  # language -> marker words
     topic_language: Mapping[str, frozenset[str]]  # word -> languages whose tables use it
     vocabulary: frozenset[str]
     lockscreen: frozenset[str] = frozenset()  # topic words a message's first line must not show
-    _long_words: tuple[str, ...] = field(default=())
+    shorthand: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # "u" -> ("you",), "q" -> ("que",)
+    targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # section -> nodes it leads to
+    _by_initial: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # typo targets by first letter
 
     @classmethod
     def build(cls, tables: Mapping[str, Mapping]) -> Lexicon:
         """Build from the keyword tables, {language: table} as read from flows/keywords/."""
         commands: dict[str, list[str]] = {}
-        danger: dict[str, list[str]] = {}
-        topics: dict[str, list[str]] = {}
         numbers: dict[str, int] = {}
         markers: dict[str, frozenset[str]] = {}
         lockscreen: set[str] = set()
+        shorthand: dict[str, tuple[str, ...]] = {}
         topic_language: dict[str, set[str]] = {}
+        stems: dict[str, Stems] = {}
+        vocabulary: set[str] = set()
+        targets: dict[str, dict[str, None]] = {}
         for lang, table in tables.items():
             for name, words in table.get("commands", {}).items():
                 commands.setdefault(name, []).extend(words)
-            for section, merged in (("danger", danger), ("topics", topics)):
-                for node, phrases in table.get(section, {}).items():
-                    merged.setdefault(node, []).extend(phrases)
+            stem, stemmed = _stemmer(lang), STEMMED.get(lang, frozenset())
+            sections = {}
+            for section in SECTIONS:
+                raw = table.get(section, {}) or {}
+                sections[section] = PhraseTable.build(raw, stem if section in stemmed else None)
+                targets.setdefault(section, {}).update(dict.fromkeys(raw))
+                for phrases in raw.values():
                     for phrase in phrases:
-                        for word in normalize(str(phrase)).split():
-                            topic_language.setdefault(word, set()).add(lang)
+                        words = normalize(str(phrase)).split()
+                        vocabulary.update(words)
+                        if section in ("danger", "topics"):
+                            for word in words:
+                                topic_language.setdefault(word, set()).add(lang)
+            stems[lang] = Stems(stem, sections, stemmed)
             numbers.update({normalize(str(k)): int(v) for k, v in table.get("numbers", {}).items()})
             markers[lang] = frozenset(normalize(str(w)) for w in table.get("markers", ()))
+            for short, long in (table.get("shorthand") or {}).items():
+                shorthand[normalize(str(short))] = tuple(normalize(str(long)).split())
             for word in table.get("lockscreen", ()):
                 word = str(word)
                 lockscreen.add(normalize(word) + ("*" if word.endswith("*") else ""))
-        built = (PhraseTable.build(commands), PhraseTable.build(danger), PhraseTable.build(topics))
-        vocabulary = set(numbers).union(*markers.values())
-        for phrase_table in built:
-            vocabulary |= phrase_table.words()
-        long_words = tuple(sorted(w for w in vocabulary if max_typos(w)))
+        command_table = PhraseTable.build(commands)
+        vocabulary |= set(numbers) | command_table.words()
+        vocabulary = vocabulary.union(*markers.values(), *shorthand.values())
         return cls(
-            *built,
+            commands=command_table,
+            stems=stems,
             numbers=numbers,
             markers=markers,
             topic_language={w: frozenset(langs) for w, langs in topic_language.items()},
             vocabulary=frozenset(vocabulary),
             lockscreen=frozenset(lockscreen),
-            _long_words=long_words,
+            shorthand=shorthand,
+            targets={section: tuple(nodes) for section, nodes in targets.items()},
+            _by_initial=_by_initial(vocabulary),
         )
 
-    @property
-    def danger_targets(self) -> list[str]:
-        """The nodes danger words lead to."""
-        return self.danger.targets()
+    def hits_at(self, section: str, words: tuple[str, ...]) -> list[tuple[str, int, int]]:
+        """(target, length, position) of a section's phrases in any language, each place once."""
+        found: dict[tuple[str, int], int] = {}
+        for stems in self.stems.values():
+            for target, length, position in stems.hits_at(section, words):
+                if found.get((target, position), 0) < length:
+                    found[(target, position)] = length
+        return [(target, length, position) for (target, position), length in found.items()]
 
     @property
-    def topic_targets(self) -> list[str]:
+    def danger_targets(self) -> tuple[str, ...]:
+        """The nodes danger words lead to."""
+        return tuple(dict.fromkeys(self.targets.get("danger", ()) + self.targets.get("danger_alone", ())))
+
+    @property
+    def topic_targets(self) -> tuple[str, ...]:
         """The nodes topic words lead to."""
-        return self.topics.targets()
+        return self.targets.get("topics", ())
 
     def correct(self, tokens: tuple[str, ...]) -> tuple[str, ...]:
-        """Replace each unknown word with the known word it is a small typo of ("hotlne")."""
-        return tuple(self._correct_word(t) for t in tokens)
+        """Spell out texting shorthand ("u", "rn", "q"), then mend small typos ("hotlne")."""
+        words: list[str] = []
+        for token in tokens:
+            words.extend(self.shorthand.get(token) or (self._correct_word(token),))
+        return tuple(words)
 
     def _correct_word(self, word: str) -> str:
+        """The known word within the typo budget (a swap of two letters is one typo)."""
         if word in self.vocabulary or word.isdigit():
             return word
         limit = max_typos(word)
         if not limit:
             return word
-        best = extractOne(word, self._long_words, scorer=Levenshtein.distance, score_cutoff=limit)
+        candidates = self._by_initial.get(word[0], ())
+        best = extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
         if best is None or max_typos(best[0]) < best[1]:
             return word
         return best[0]
+
+
+def _by_initial(vocabulary: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Words long enough to be typo targets, by first letter: people rarely mistype the first."""
+    index: dict[str, list[str]] = {}
+    for word in sorted(vocabulary):
+        if max_typos(word):
+            index.setdefault(word[0], []).append(word)
+    return {letter: tuple(words) for letter, words in index.items()}
 
 
 def menu_number(tokens: tuple[str, ...], numbers: Mapping[str, int]) -> int | None:
@@ -211,3 +279,106 @@ def detect_language(tokens: tuple[str, ...], raw: str, lexicon: Lexicon) -> dict
     if "es" in score and any(ch in raw for ch in "ñÑ¿¡áíóúÁÍÓÚ"):
         score["es"] += 2
     return score
+
+
+# Reading a free text: danger first, then topics, with the context that changes them.
+
+# Where context sends a text; flows.py checks that these nodes exist.
+CHILD = "danger.child"  # danger, or someone taken, with a child or teen in the text
+SELF_HARM = "danger.selfharm"  # never cancelled by "years ago"
+YOUNG_HEALTH = "health.young"  # health questions from or about someone under 18
+PAST_HARM = "out.counseling"  # danger words about the past: someone to talk to
+ROUTES = (CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM)
+NEGATION_WINDOW = 2  # words before a danger phrase in which "not", "no", "never" cancel it
+ALONE = 3  # a danger_alone phrase counts in a text of at most this many words
+MINOR_AGES = range(10, 18)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a text is about: a danger node (which always wins), else topics by score."""
+
+    danger: str | None
+    topics: tuple[tuple[str, int], ...]  # (node, score), best first
+
+
+def _context(words: tuple[str, ...], lexicon: Lexicon) -> dict[str, list[int]]:
+    """The positions each context cue (negation, past, present, minor, age...) covers.
+
+    A "now" inside "im ok now" says the person is safe, not that something happens now.
+    """
+    found: dict[str, list[int]] = {}
+    for name, length, position in lexicon.hits_at("context", words):
+        found.setdefault(name, []).extend(range(position, position + length))
+    if "safe_now" in found and "present" in found:
+        found["present"] = [p for p in found["present"] if p not in found["safe_now"]]
+    return found
+
+
+def mentions_minor(words: tuple[str, ...], cues: dict[str, list[int]]) -> bool:
+    """A child or teen is in the text: a word for one, or an age of 10-17 said as an age.
+
+    "im 15", "a 14 yr old", "tengo 16", "mi hija de 13" count; "2 kids" or "20 min" do not.
+    """
+    if "minor" in cues:
+        return True
+    ages = set(cues.get("age", ()))
+    for i, word in enumerate(words):
+        if word.isdigit() and int(word) in MINOR_AGES:
+            if any(j in ages for j in range(i - 2, i + 3)):
+                return True
+    return False
+
+
+def negated(position: int, cues: dict[str, list[int]]) -> bool:
+    """A negation word stands just before this position ("im not in danger")."""
+    return any(position - NEGATION_WINDOW <= n < position for n in cues.get("negation", ()))
+
+
+PAST_WINDOW = 6  # a past cue this close to a danger phrase puts it in the past ...
+PRESENT_WINDOW = 3  # ... unless a present cue stands this close to it
+
+
+def in_the_past(position: int, length: int, cues: dict[str, list[int]]) -> bool:
+    """The danger phrase at this position is told as past ("he hit me years ago"), not now."""
+    end = position + length
+    near_past = any(position - PAST_WINDOW <= p <= end + PAST_WINDOW for p in cues.get("past", ()))
+    near_now = any(position - PRESENT_WINDOW <= p <= end + PRESENT_WINDOW for p in cues.get("present", ()))
+    return near_past and not near_now
+
+
+def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
+    """Danger, then topics, for a normalised and typo-corrected text."""
+    cues = _context(words, lexicon)
+    minor = mentions_minor(words, cues)
+    danger = None
+    found = lexicon.hits_at("danger", words)
+    if len(words) <= ALONE:
+        found += lexicon.hits_at("danger_alone", words)
+    found = [hit for hit in found if not negated(hit[2], cues)]
+    safe_now = "safe_now" in cues  # "im ok now, i just need a lawyer"
+    hits, past_harm = [], False
+    for target, length, position in found:
+        past = in_the_past(position, length, cues)
+        if target == SELF_HARM and not (past and safe_now):  # "i used to ... but im better now"
+            hits.append((target, length))
+        elif past or safe_now:
+            past_harm = True
+        else:
+            hits.append((target, length))
+    if hits:
+        danger = max(hits, key=lambda hit: (hit[1], hit[0] == SELF_HARM))[0]
+        if minor and danger != SELF_HARM:
+            danger = CHILD
+    scores: dict[str, int] = {}
+    for target, length, _ in lexicon.hits_at("topics", words):
+        if minor and target.startswith(YOUNG_HEALTH.split(".")[0]):
+            target = YOUNG_HEALTH
+        scores[target] = scores.get(target, 0) + length
+    if past_harm and not scores:
+        scores[PAST_HARM] = 1
+    if danger is None and minor and "taken" in cues:
+        danger = CHILD
+    ranked = tuple(sorted(scores.items(), key=lambda item: (-item[1], -item[0].count("."), item[0])))
+    return Reading(danger, ranked)
+

@@ -45,7 +45,7 @@ class StateCodec:
 
     def seal(self, state: State) -> str:
         """The cookie value for a state: random nonce + ciphertext, URL-safe base64."""
-        plain = json.dumps([state.node, state.lang, state.at, *state.trail], separators=(",", ":"))
+        plain = json.dumps([state.node, state.lang, state.at, state.trail, state.offer], separators=(",", ":"))
         nonce = os.urandom(12)
         sealed = nonce + self._aead.encrypt(nonce, plain.encode(), None)
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
@@ -57,14 +57,14 @@ class StateCodec:
         try:
             sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             plain = self._aead.decrypt(sealed[:12], sealed[12:], None)
-            node, lang, at, *trail = json.loads(plain)
+            node, lang, at, trail, offer = json.loads(plain)
         except (ValueError, TypeError, InvalidTag, binascii.Error):
             return None
         if not (isinstance(node, str) and isinstance(lang, str) and isinstance(at, int)):
             return None
-        if not all(isinstance(t, str) for t in trail):
+        if not all(isinstance(t, str) for t in (*trail, *offer)):
             return None
-        return State(node, lang, at, tuple(trail))
+        return State(node, lang, at, tuple(trail), tuple(offer))
 
 
 def keyed_hash(secret: str | bytes, value: str, day: str) -> str:

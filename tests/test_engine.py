@@ -187,3 +187,23 @@ def test_every_reply_ends_with_a_next_step(flows):
             menu = flows.menu(node_id, lang)
             node = flows.nodes[node_id]
             assert menu or node.resources, f"{node_id} ({lang}) leaves the person with nothing to do"
+
+
+def test_when_two_topics_tie_the_line_asks_which_one_and_the_answer_picks_it(flows):
+    state, replies = talk(flows, "lawyer or clinic")
+    assert nodes(replies) == ["ask"]
+    assert replies[0].menu.splitlines()[:2] == ["1 Legal help", "2 Health and testing"]
+    assert state.offer == ("law.help", "health")
+    state, replies = step(state, "2", flows, NOW + 60)
+    assert nodes(replies) == ["health"] and state.offer == ()
+
+
+def test_an_offer_is_forgotten_after_any_other_answer(flows):
+    state, _ = talk(flows, "lawyer or clinic")
+    state, replies = step(state, "hotline", flows, NOW + 60)
+    assert nodes(replies) == ["hotlines"] and state.offer == ()
+
+
+def test_danger_wins_over_any_topic(flows):
+    _, replies = talk(flows, "i need a lawyer and a clinic but hes outside my door right now")
+    assert nodes(replies) == ["danger"]

@@ -63,3 +63,77 @@ def test_language_evidence_counts_markers_topic_words_and_spanish_marks():
     lex = lexicon()
     assert detect_language(("donde", "la", "clinica"), "dónde la clínica", lex) == {"en": 0, "es": 5}
     assert detect_language(("where", "the", "clinic"), "where the clinic", lex) == {"en": 3, "es": 0}
+
+
+# Reading free text with the shipped keyword tables: context changes what words mean.
+
+from bot import ROOT  # noqa: E402
+from bot.flows import load_flows  # noqa: E402
+from bot.matching import read  # noqa: E402
+
+SHIPPED = load_flows(ROOT / "flows").lexicon
+
+
+def reading(text: str):
+    return read(SHIPPED.correct(tuple(normalize(text).split())), SHIPPED)
+
+
+@pytest.mark.parametrize(("text", "danger"), [
+    ("im not in danger rn, just want to leave him", None),
+    ("no estoy en peligro ahora", None),
+    ("he hit me years ago and i still think about it", None),
+    ("he hit me years ago and now hes outside my door", "danger"),
+    ("im ok now, i was in danger before", None),
+    ("i used to think about killing myself but im better now", None),
+    ("i used to think about killing myself", "danger.selfharm"),
+])
+def test_negation_and_the_past_cancel_danger_but_present_danger_wins(text, danger):
+    assert reading(text).danger == danger
+
+
+def test_danger_told_as_past_leads_to_someone_to_talk_to():
+    assert reading("i was raped years ago and never told anyone").topics[0][0] == "out.counseling"
+
+
+@pytest.mark.parametrize(("text", "danger"), [
+    ("im 15 and he wont let me leave", "danger.child"),
+    ("theres a 14 yr old girl at the motel with grown men", "danger.child"),
+    ("mi hija de 16 no ha vuelto y un tipo la esta vendiendo", "danger.child"),
+    ("my daughter is 15 and wants to get tested", None),
+    ("i have 2 kids and need food", None),
+])
+def test_a_child_or_teen_in_danger_goes_to_the_child_line(text, danger):
+    assert reading(text).danger == danger
+
+
+def test_health_questions_from_teens_go_to_the_under_18_page():
+    assert reading("im 16 can i get tested without my mom knowing").topics[0][0] == "health.young"
+
+
+@pytest.mark.parametrize(("text", "danger"), [
+    ("someone followed me from the store", "danger"),  # English matches by stem: follow
+    ("me quiero matar", "danger.selfharm"),  # Spanish danger matches as written:
+    ("me quiere matar", "danger"),  # "I want to kill myself" is not "he wants to kill me"
+    ("me pegaba antes pero ya me fui", None),
+])
+def test_english_matches_by_stem_and_spanish_danger_as_written(text, danger):
+    assert reading(text).danger == danger
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("u", ("you",)), ("pls help rn", ("please", "help", "right", "now")), ("q", ("que",)),
+    ("thinking", ("thinking",)), ("taking", ("taking",)),  # not "drinking", not "making"
+    ("tesitng", ("testing",)),  # a swap of two letters is one typo
+])
+def test_shorthand_is_spelled_out_and_typos_keep_their_first_letter(text, expected):
+    assert SHIPPED.correct(tuple(normalize(text).split())) == expected
+
+
+@pytest.mark.parametrize("text", ["911", "emergency", "EMERGENCIA"])
+def test_alarm_words_alone_are_danger(text):
+    assert reading(text).danger == "danger"
+
+
+@pytest.mark.parametrize("text", ["emergency food pantry open on sunday", "what does 911 do if i call about my friend"])
+def test_alarm_words_in_a_longer_question_are_not(text):
+    assert reading(text).danger is None

@@ -11,6 +11,7 @@ import click
 
 from bot import ROOT, ConfigError, create_app, default_database_url
 from bot.flows import FlowError, load_flows
+from bot.purge import purge_twilio
 
 
 def _fail(message: str) -> None:
@@ -175,3 +176,5 @@ def load(data_dir: Path) -> None:
     except FlowError as err:
         _fail(str(err))
     click.echo(f"loaded {data_dir / directory.DIRECTORY_FILE}")
+
+main.add_command(purge_twilio)

@@ -324,9 +324,8 @@ def mentions_minor(words: tuple[str, ...], cues: dict[str, list[int]]) -> bool:
         return True
     ages = set(cues.get("age", ()))
     for i, word in enumerate(words):
-        if word.isdigit() and int(word) in MINOR_AGES:
-            if any(j in ages for j in range(i - 2, i + 3)):
-                return True
+        if word.isdigit() and int(word) in MINOR_AGES and any(j in ages for j in range(i - 2, i + 3)):
+            return True
     return False
 
 

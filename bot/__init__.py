@@ -35,6 +35,8 @@ def _from_env() -> dict[str, Any]:
         "FLOWS_DIR": env.get("HELPLINE_FLOWS_DIR", str(ROOT / "flows")),
         "DATA_DIR": env.get("HELPLINE_DATA_DIR", str(ROOT / "data")),
         "DIRECTORY_REFRESH_SECONDS": float(env.get("HELPLINE_DIRECTORY_REFRESH_SECONDS", "60")),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATE_LIMIT": env.get("HELPLINE_RATE_LIMIT", "10 per minute;200 per day"),
     }
 
 

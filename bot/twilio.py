@@ -19,7 +19,7 @@ def signature_valid(token: str, url: str, form: Mapping, signature: str | None) 
 
 def sign(token: str, url: str, form: Mapping[str, str]) -> str:
     """The signature Twilio would send for this request (for the chat tool and tests)."""
-    return RequestValidator(token).compute_signature(url, dict(form))
+    return RequestValidator(token).compute_signature(url, form)
 
 
 def twiml(messages: Sequence[str]) -> str:

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from bot import directory, engine
 from bot.flows import Flows, load_flows
-from bot.privacy import StateCodec
+from bot.privacy import StateCodec, keyed_hash
 from bot.replies import Renderer
-from bot.twilio import signature_valid, twiml
+from bot.twilio import EMPTY_TWIML, signature_valid, twiml
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
@@ -33,6 +34,8 @@ class Helpline:
     token: str
     local: bool
     directory: directory.DirectoryCache
+    limiter: Limiter
+    rate_limit: str
     renderer: Renderer = field(init=False)
     safe_twiml: str = field(init=False)
 
@@ -72,6 +75,12 @@ def _authorised(line: Helpline) -> bool:
     return line.local and _loopback(request.remote_addr)
 
 
+def sender_key() -> str:
+    """Who the rate limit counts: a keyed hash of the number that changes every day."""
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    return "sms:" + keyed_hash(current_app.config["SECRET_KEY"], request.form.get("From", ""), day)
+
+
 def _xml(body: str) -> Response:
     return Response(body, status=200, mimetype="text/xml", content_type=XML)
 
@@ -82,6 +91,11 @@ def sms() -> Response:
     if not _authorised(line):
         return Response("Forbidden: the Twilio signature is missing or wrong.\n", status=403,
                         mimetype="text/plain")
+    try:
+        with line.limiter.limit(line.rate_limit, key_func=sender_key):
+            pass
+    except RateLimitExceeded:
+        return _xml(EMPTY_TWIML)  # Twilio webhooks have no 429: answer nothing, pay for nothing
     text = request.form.get("Body", "")
     now = time.time()
     state = line.codec.open(request.cookies.get(COOKIE))
@@ -124,8 +138,10 @@ def init_app(app: Flask) -> None:
     flows = load_flows(app.config["FLOWS_DIR"])
     cache = directory.DirectoryCache.open(app.config["DATABASE_URL"], app.config["DATA_DIR"],
                                           app.config["DIRECTORY_REFRESH_SECONDS"])
+    limiter = Limiter(key_func=sender_key, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"],
+                      headers_enabled=False, swallow_errors=True, in_memory_fallback_enabled=True)
     app.extensions["helpline"] = Helpline(
         flows=flows, codec=StateCodec(app.config["SECRET_KEY"]), token=app.config["TWILIO_AUTH_TOKEN"] or "",
-        local=app.config["LOCAL_MODE"], directory=cache,
+        local=app.config["LOCAL_MODE"], directory=cache, limiter=limiter, rate_limit=app.config["RATE_LIMIT"],
     )
     app.register_blueprint(bp)

@@ -1,0 +1,74 @@
+"""A number that floods the line gets empty answers; every other number is still served."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+
+from bot import create_app
+from bot.chat import Conversation
+
+REDIS_URL = os.environ.get("HELPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_client():
+    redis = pytest.importorskip("redis")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    return client
+
+
+def flood(app, sender: str, texts: int) -> list[int]:
+    conversation = Conversation.start(app, sender=sender)
+    return [len(conversation.send("hi")) for _ in range(texts)]
+
+
+def test_a_flooding_number_is_cut_off_after_ten_a_minute_while_others_are_served(app):
+    answered = flood(app, "+18605550111", 15)
+    assert answered[:10] == [1] * 10, "the first texts of any number are always answered"
+    assert answered[10:] == [0] * 5, "then empty <Response/>: no message is sent or paid for"
+    assert flood(app, "+18605550222", 3) == [1, 1, 1]
+
+
+def test_a_cut_off_number_gets_200_with_an_empty_response_not_429(app):
+    conversation = Conversation.start(app, sender="+18605550333")
+    for _ in range(10):
+        conversation.send("hi")
+    from bot.chat import SMS_URL, inbound_form
+    from bot.twilio import sign
+
+    form = inbound_form("+18605550333", "hi")
+    response = app.test_client().post("/sms", data=form, headers={"X-Twilio-Signature": sign(
+        app.config["TWILIO_AUTH_TOKEN"], SMS_URL, form)})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).endswith("<Response />")
+
+
+def test_forged_requests_do_not_use_up_a_real_numbers_allowance(app, client):
+    from bot.chat import inbound_form
+
+    for _ in range(20):
+        assert client.post("/sms", data=inbound_form("+18605550444", "hi")).status_code == 403
+    assert flood(app, "+18605550444", 1) == [1]
+
+
+@pytest.mark.redis
+def test_limits_are_shared_through_redis_and_keyed_without_the_number(config):
+    client = redis_client()
+    prefix = f"helpline-test-{secrets.token_hex(4)}"
+    shared = {**config, "RATELIMIT_STORAGE_URI": REDIS_URL, "RATELIMIT_KEY_PREFIX": prefix}
+    first, second = create_app(shared), create_app(shared)  # two workers, one Redis
+    try:
+        assert flood(first, "+18605550555", 6) == [1] * 6
+        assert flood(second, "+18605550555", 6) == [1] * 4 + [0] * 2
+        keys = [k.decode() for k in client.scan_iter(f"*{prefix}*")]
+        assert keys, "the counters live in Redis"
+        assert not any("8605550555" in k for k in keys)
+    finally:
+        for key in client.scan_iter(f"*{prefix}*"):
+            client.delete(key)

@@ -7,6 +7,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -37,6 +38,8 @@ def _from_env() -> dict[str, Any]:
         "DIRECTORY_REFRESH_SECONDS": float(env.get("HELPLINE_DIRECTORY_REFRESH_SECONDS", "60")),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATE_LIMIT": env.get("HELPLINE_RATE_LIMIT", "10 per minute;200 per day"),
+        "STATS_FLUSH_SECONDS": float(env.get("HELPLINE_STATS_FLUSH_SECONDS", "10")),
+        "TIMEZONE": ZoneInfo(env.get("HELPLINE_TIMEZONE", "America/New_York")),
     }
 
 

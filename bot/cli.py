@@ -178,3 +178,31 @@ def load(data_dir: Path) -> None:
     click.echo(f"loaded {data_dir / directory.DIRECTORY_FILE}")
 
 main.add_command(purge_twilio)
+
+
+@main.command(help="Show the anonymous counts: texts per day, campaign, topic, language and channel.")
+@click.option("--days", default=30, show_default=True, help="How many days back, today included.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: a list of objects with exact counts.")
+def stats(days: int, as_json: bool) -> None:
+    import datetime as dt
+    import json
+    from zoneinfo import ZoneInfo
+
+    from bot import stats as counts
+    from bot.directory import Base, make_engine
+
+    engine = make_engine(os.environ.get("DATABASE_URL") or default_database_url())
+    Base.metadata.create_all(engine)
+    today = dt.datetime.now(ZoneInfo(os.environ.get("HELPLINE_TIMEZONE", "America/New_York"))).date()
+    rows = counts.rows(engine, days, today)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"no texts counted in the last {days} days")
+        return
+    click.echo(f"{'day':<11} {'campaign':<18} {'topic':<10} {'lang':<5} {'channel':<9} count")
+    for row in rows:
+        click.echo(f"{row['day']:<11} {row['campaign'] or '-':<18} {row['topic']:<10} {row['language']:<5} "
+                   f"{row['channel']:<9} {counts.shown(row['count'])}")
+    click.echo(f"(counts under {counts.SMALL} are shown as <{counts.SMALL})")

@@ -6,7 +6,7 @@ state (in the texter's cookie) and turns replies into messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.flows import Flows
 from bot.matching import LANGUAGES, detect_language, menu_number, normalize, read
@@ -25,6 +25,7 @@ class State:
     at: int  # whole minutes since the epoch
     trail: tuple[str, ...] = ()
     offer: tuple[str, ...] = ()  # the nodes a "which one did you mean?" question offered
+    campaign: str = ""  # the tag of the card word the conversation started with, for counting
 
 
 @dataclass(frozen=True)
@@ -67,16 +68,15 @@ def _language(state: State | None, tokens: tuple[str, ...], text: str, flows: Fl
 def _reply(flows: Flows, node_id: str, lang: str, lead: str = "") -> Reply:
     node = flows.nodes[node_id]
     text = f"{lead}\n{node.say[lang]}" if lead else node.say[lang]
-    return Reply(node_id, lang, text, node.resources, flows.menu(node_id, lang))
+    menu_of = flows.welcome if node_id == "fallback" else node_id  # "didn't get that", then this line's menu
+    return Reply(node_id, lang, text, node.resources, flows.menu(menu_of, lang))
 
 
 def _go(state: State | None, node_id: str, lang: str, minute: int) -> State:
-    trail: tuple[str, ...] = ()
-    if state is not None and state.node != node_id:
-        trail = (state.trail + (state.node,))[-TRAIL:]
-    elif state is not None:
-        trail = state.trail
-    return State(node_id, lang, minute, trail)
+    if state is None:
+        return State(node_id, lang, minute)
+    trail = (state.trail + (state.node,))[-TRAIL:] if state.node != node_id else state.trail
+    return State(node_id, lang, minute, trail, campaign=state.campaign)
 
 
 def _close_call(topics: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
@@ -106,6 +106,11 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     if command == "optout":
         return None, ()
 
+    campaign = flows.campaigns.get(" ".join(tokens)) if state is None else None
+    if campaign is not None:
+        start = State(campaign.start, campaign.lang, minute, campaign=campaign.tag)
+        return start, (_reply(flows, campaign.start, campaign.lang),)
+
     lang = _language(state, tokens, text, flows)
     words = lexicon.correct(tokens)
     reading = read(words, lexicon)
@@ -117,15 +122,17 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         return None, (_reply(flows, "forget", lang),)
     if command in ("english", "spanish"):
         lang = "en" if command == "english" else "es"
-        node = state.node if state is not None else "welcome"
+        node = state.node if state is not None else flows.welcome
         lead = flows.strings["language_set"][lang]
         return _go(state, node, lang, minute), (_reply(flows, node, lang, lead),)
     if command == "menu" or tokens == ("0",):
-        return State("welcome", lang, minute), (_reply(flows, "welcome", lang),)
+        home = _go(state, flows.welcome, lang, minute)
+        return replace(home, trail=()), (_reply(flows, flows.welcome, lang),)
     if command == "back":
         trail = state.trail if state is not None else ()
-        node = trail[-1] if trail else "welcome"
-        return State(node, lang, minute, trail[:-1]), (_reply(flows, node, lang),)
+        node = trail[-1] if trail else flows.welcome
+        back = replace(_go(state, node, lang, minute), trail=trail[:-1])
+        return back, (_reply(flows, node, lang),)
     if command == "help":
         return _go(state, "help", lang, minute), (_reply(flows, "help", lang),)
 
@@ -138,12 +145,12 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
 
     offer = _close_call(reading.topics)
     if offer:
-        here = _go(state, state.node if state is not None else "welcome", lang, minute)
-        return State(here.node, lang, minute, here.trail, offer), (_ask(flows, offer, lang),)
+        here = _go(state, state.node if state is not None else flows.welcome, lang, minute)
+        return replace(here, offer=offer), (_ask(flows, offer, lang),)
     if reading.topics:
         target = reading.topics[0][0]
         return _go(state, target, lang, minute), (_reply(flows, target, lang),)
 
     if state is None:
-        return State("welcome", lang, minute), (_reply(flows, "welcome", lang),)
-    return _go(state, "welcome", lang, minute), (_reply(flows, "fallback", lang),)
+        return State(flows.welcome, lang, minute), (_reply(flows, flows.welcome, lang),)
+    return _go(state, flows.welcome, lang, minute), (_reply(flows, "fallback", lang),)

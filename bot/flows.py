@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from bot.matching import LANGUAGES, ROUTES, Lexicon, normalize
 
 SPEC_VERSION = 2
 KEYWORDS_SPEC_VERSION = 1
+CAMPAIGNS_SPEC_VERSION = 1
+CAMPAIGNS_FILE = "campaigns.yaml"
 SPECIAL_NODES = ("welcome", "fallback", "help", "forget")
 REQUIRED_STRINGS = ("footer", "call", "text", "text_only", "tty", "open_24_7", "language_set", "or", "did_you_mean")
 COMMANDS = ("optout", "menu", "back", "help", "forget", "english", "spanish")
@@ -128,16 +131,57 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Campaign:
+    """A word printed on a card: a first text with it starts at `start`, in `lang`, counted as `tag`."""
+
+    word: str
+    start: str
+    lang: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class Line:
+    """One of the deployment's numbers: its own welcome, campaign words and directory region."""
+
+    number: str
+    welcome: str = "welcome"
+    campaigns: tuple[str, ...] | None = None  # None: every campaign
+    region: str | None = None
+
+
+@dataclass(frozen=True)
 class Flows:
     nodes: Mapping[str, Node]
     strings: Mapping[str, Mapping[str, str]]
     lexicon: Lexicon
     menus: Mapping[tuple[str, str], str]  # (node, language) -> option lines and footer
     titles: Mapping[tuple[str, str], str]  # (node, language) -> the label of an option leading there
+    campaigns: Mapping[str, Campaign] = field(default_factory=dict)  # normalised word -> campaign
+    lines: Mapping[str, Line] = field(default_factory=dict)  # the line's number -> its settings
+    welcome: str = "welcome"  # this line's main menu
+    region: str | None = None
 
     def menu(self, node: str, lang: str) -> str:
         """The numbered options (and footer) shown under a node's text."""
         return self.menus[(node, lang)]
+
+    def for_line(self, number: str) -> Flows:
+        """The flows as one of the deployment's numbers answers them (the default for others)."""
+        line = self.lines.get(number)
+        if line is None:
+            return self
+        return self._variants[number]
+
+    @cached_property
+    def _variants(self) -> dict[str, Flows]:
+        variants = {}
+        for number, line in self.lines.items():
+            campaigns = {k: c for k, c in self.campaigns.items()
+                         if line.campaigns is None or c.word in line.campaigns}
+            variants[number] = replace(self, campaigns=campaigns, lines={}, welcome=line.welcome,
+                                       region=line.region)
+        return variants
 
 
 def _languages(value: Any, path: Path, node: str, what: str, line: int | None) -> dict[str, str]:
@@ -235,7 +279,7 @@ def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str,
             raise FlowError("flows", f"the matcher sends texts to node '{route}', which does not exist")
 
 
-def _check_graph(nodes: Mapping[str, Node]) -> None:
+def _check_graph(nodes: Mapping[str, Node], roots: tuple[str, ...] = ("welcome",)) -> None:
     for node in nodes.values():
         for number, option in enumerate(node.options, start=1):
             if option.goto not in nodes:
@@ -244,7 +288,7 @@ def _check_graph(nodes: Mapping[str, Node]) -> None:
     for special in SPECIAL_NODES:
         if special not in nodes:
             raise FlowError("flows/welcome.yaml", f"the special node '{special}' is missing")
-    reachable, todo = set(), ["welcome"]
+    reachable, todo = set(), list(roots)
     while todo:
         current = todo.pop()
         if current not in reachable:
@@ -252,7 +296,7 @@ def _check_graph(nodes: Mapping[str, Node]) -> None:
             todo.extend(o.goto for o in nodes[current].options)
     for node in nodes.values():
         if node.id not in reachable and node.id not in SPECIAL_NODES:
-            raise FlowError(node.path, "cannot be reached from the welcome menu", line=node.line, node=node.id)
+            raise FlowError(node.path, "cannot be reached from a welcome menu", line=node.line, node=node.id)
 
 
 def _menus(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]]) -> dict:
@@ -260,10 +304,49 @@ def _menus(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]]) 
     for node in nodes.values():
         for lang in LANGUAGES:
             lines = [f"{n} {o.label[lang]}" for n, o in enumerate(node.options, start=1)]
-            if node.id not in ("welcome", "fallback"):
+            if node.id not in ("welcome", "fallback") and not node.id.startswith("welcome."):
                 lines.append(strings["footer"][lang])
             menus[(node.id, lang)] = "\n".join(lines)
     return menus
+
+
+def _campaigns(path: Path, nodes: Mapping[str, Node]) -> tuple[dict[str, Campaign], dict[str, Line]]:
+    """Read flows/campaigns.yaml (optional): card words and the deployment's numbers."""
+    if not path.exists():
+        return {}, {}
+    document = read_yaml(path)
+    if not isinstance(document, Mapping):
+        raise FlowError(path, "must be a mapping with spec_version, campaigns and lines")
+    document = migrate(dict(document), path, CAMPAIGNS_SPEC_VERSION, {})
+    campaigns: dict[str, Campaign] = {}
+    for word, raw in (document.get("campaigns") or {}).items():
+        line = line_of(raw)
+        key = normalize(str(word))
+        if not isinstance(raw, Mapping) or not key or " " in key:
+            raise FlowError(path, f"campaign '{word}' must be one word with start, lang and tag", line=line)
+        start, lang, tag = raw.get("start"), raw.get("lang"), raw.get("tag")
+        if start not in nodes:
+            raise FlowError(path, f"campaign '{word}' starts at '{start}', which does not exist", line=line)
+        if lang not in LANGUAGES:
+            raise FlowError(path, f"campaign '{word}' needs lang: en or es", line=line)
+        if not isinstance(tag, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", tag):
+            raise FlowError(path, f"campaign '{word}' needs a tag of lower-case letters, digits and -", line=line)
+        campaigns[key] = Campaign(str(word), start, lang, tag)
+    lines: dict[str, Line] = {}
+    for number, raw in (document.get("lines") or {}).items():
+        raw = raw or {}
+        welcome = raw.get("welcome", "welcome")
+        if welcome not in nodes:
+            raise FlowError(path, f"line {number} welcomes with '{welcome}', which does not exist",
+                            line=line_of(raw))
+        words = raw.get("campaigns")
+        unknown = [w for w in words or () if normalize(str(w)) not in campaigns]
+        if unknown:
+            raise FlowError(path, f"line {number} names unknown campaign(s) {', '.join(map(str, unknown))}",
+                            line=line_of(raw))
+        lines[str(number)] = Line(str(number), welcome, None if words is None else tuple(map(str, words)),
+                                  raw.get("region"))
+    return campaigns, lines
 
 
 def _titles(nodes: Mapping[str, Node]) -> dict[tuple[str, str], str]:
@@ -278,7 +361,7 @@ def _titles(nodes: Mapping[str, Node]) -> dict[tuple[str, str], str]:
 def load_flows(directory: Path | str) -> Flows:
     """Read and validate every flow and keyword table under a folder; raise FlowError on any fault."""
     directory = Path(directory)
-    files = sorted(directory.glob("*.yaml"))
+    files = sorted(p for p in directory.glob("*.yaml") if p.name != CAMPAIGNS_FILE)
     if not files:
         raise FlowError(directory, "no flow files (*.yaml) found")
     nodes: dict[str, Node] = {}
@@ -301,11 +384,12 @@ def load_flows(directory: Path | str) -> Flows:
     missing = [s for s in REQUIRED_STRINGS if s not in strings]
     if missing:
         raise FlowError(directory / "welcome.yaml", f"strings lack {', '.join(missing)}")
-    _check_graph(nodes)
+    campaigns, lines = _campaigns(directory / CAMPAIGNS_FILE, nodes)
+    _check_graph(nodes, ("welcome", *(line.welcome for line in lines.values())))
     tables = {}
     for path in sorted((directory / "keywords").glob("*.yaml")):
         lang, table = _keyword_table(path)
         tables[lang] = (path, table)
     _check_keywords(tables, nodes)
     lexicon = Lexicon.build({lang: table for lang, (_, table) in tables.items()})
-    return Flows(nodes, strings, lexicon, _menus(nodes, strings), _titles(nodes))
+    return Flows(nodes, strings, lexicon, _menus(nodes, strings), _titles(nodes), campaigns, lines)

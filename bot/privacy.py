@@ -45,7 +45,8 @@ class StateCodec:
 
     def seal(self, state: State) -> str:
         """The cookie value for a state: random nonce + ciphertext, URL-safe base64."""
-        plain = json.dumps([state.node, state.lang, state.at, state.trail, state.offer], separators=(",", ":"))
+        plain = json.dumps([state.node, state.lang, state.at, state.trail, state.offer, state.campaign],
+                           separators=(",", ":"))
         nonce = os.urandom(12)
         sealed = nonce + self._aead.encrypt(nonce, plain.encode(), None)
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
@@ -57,14 +58,14 @@ class StateCodec:
         try:
             sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             plain = self._aead.decrypt(sealed[:12], sealed[12:], None)
-            node, lang, at, trail, offer = json.loads(plain)
+            node, lang, at, trail, offer, campaign = json.loads(plain)
         except (ValueError, TypeError, InvalidTag, binascii.Error):
             return None
         if not (isinstance(node, str) and isinstance(lang, str) and isinstance(at, int)):
             return None
-        if not all(isinstance(t, str) for t in (*trail, *offer)):
+        if not all(isinstance(t, str) for t in (*trail, *offer, campaign)):
             return None
-        return State(node, lang, at, tuple(trail), tuple(offer))
+        return State(node, lang, at, tuple(trail), tuple(offer), campaign)
 
 
 def keyed_hash(secret: str | bytes, value: str, day: str) -> str:

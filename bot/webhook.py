@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import datetime as dt
 import ipaddress
 import logging
 import time
@@ -13,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from bot import directory, engine
+from bot import directory, engine, stats
 from bot.flows import Flows, load_flows
 from bot.privacy import StateCodec, keyed_hash
 from bot.replies import Renderer
@@ -36,6 +38,7 @@ class Helpline:
     directory: directory.DirectoryCache
     limiter: Limiter
     rate_limit: str
+    tally: stats.Tally
     renderer: Renderer = field(init=False)
     safe_twiml: str = field(init=False)
 
@@ -98,16 +101,33 @@ def sms() -> Response:
         return _xml(EMPTY_TWIML)  # Twilio webhooks have no 429: answer nothing, pay for nothing
     text = request.form.get("Body", "")
     now = time.time()
+    flows = line.flows.for_line(request.form.get("To", ""))
     state = line.codec.open(request.cookies.get(COOKIE))
-    state, replies = engine.step(state, text, line.flows, now)
+    state, replies = engine.step(state, text, flows, now)
     response = _xml(twiml(line.renderer.messages(replies)))
+    line.tally.count(_event(state, replies, now))
     if state is None:
         response.delete_cookie(COOKIE)
     else:
         response.set_cookie(COOKIE, line.codec.seal(state), max_age=engine.EXPIRY_SECONDS,
                             httponly=True, secure=request.is_secure, samesite="Lax")
-    response.call_on_close(lambda: line.directory.refresh_if_due(now, line.rebuild))
+    response.call_on_close(lambda: _after_answer(line, now))
     return response
+
+
+def _event(state: engine.State | None, replies: tuple[engine.Reply, ...], now: float) -> stats.TextAnswered:
+    """What is counted of a text: its day, campaign tag, topic, language and channel."""
+    channel = "whatsapp" if request.form.get("From", "").startswith("whatsapp:") else "sms"
+    topic = replies[0].topic if replies else "optout"
+    lang = replies[0].lang if replies else (state.lang if state else "")
+    day = dt.datetime.fromtimestamp(now, current_app.config["TIMEZONE"]).date()
+    return stats.TextAnswered(day, state.campaign if state else "", topic, lang, channel)
+
+
+def _after_answer(line: Helpline, now: float) -> None:
+    """Work done once the answer is sent: batched counts, the directory's freshness."""
+    line.tally.flush_if_due(now)
+    line.directory.refresh_if_due(now, line.rebuild)
 
 
 @bp.errorhandler(Exception)
@@ -143,5 +163,7 @@ def init_app(app: Flask) -> None:
     app.extensions["helpline"] = Helpline(
         flows=flows, codec=StateCodec(app.config["SECRET_KEY"]), token=app.config["TWILIO_AUTH_TOKEN"] or "",
         local=app.config["LOCAL_MODE"], directory=cache, limiter=limiter, rate_limit=app.config["RATE_LIMIT"],
+        tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
     )
+    atexit.register(app.extensions["helpline"].tally.flush)
     app.register_blueprint(bp)

@@ -1,0 +1,120 @@
+"""Anonymous counts: texts per day, campaign, topic, language and channel. Nothing else.
+
+No row is about a person and no time is finer than a day. Counting happens in memory and is
+written in batches after answers are sent, so it never slows or blocks a reply; counts that
+cannot be written are dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Date, Integer, String, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot.directory import Base
+
+log = logging.getLogger(__name__)
+FLUSH_SECONDS = 10.0
+SMALL = 5  # counts below this are shown as "<5" to people
+
+
+class DailyCount(Base):
+    __tablename__ = "daily_count"
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    campaign: Mapped[str] = mapped_column(String(40), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(40), primary_key=True)
+    language: Mapped[str] = mapped_column(String(5), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+KEYS = ("day", "campaign", "topic", "language", "channel")
+
+
+@dataclass(frozen=True)
+class TextAnswered:
+    """One text answered: the only event the line counts."""
+
+    day: dt.date
+    campaign: str
+    topic: str
+    language: str
+    channel: str
+
+
+def shown(count: int) -> str:
+    """A count as people see it: small numbers are hidden as "<5"."""
+    return f"<{SMALL}" if count < SMALL else str(count)
+
+
+class Tally:
+    """Counts in memory, written to the database in batches, off the reply's path."""
+
+    def __init__(self, engine: Callable[[], Engine | None], flush_seconds: float = FLUSH_SECONDS):
+        self._engine = engine
+        self.flush_seconds = flush_seconds
+        self._pending: Counter[TextAnswered] = Counter()
+        self._lock = threading.Lock()
+        self._flushed_at = 0.0
+
+    def count(self, event: TextAnswered) -> None:
+        """Add one to an event's count (in memory only)."""
+        with self._lock:
+            self._pending[event] += 1
+
+    def flush_if_due(self, now: float) -> None:
+        """Write the pending counts if the last write is old enough."""
+        if now - self._flushed_at >= self.flush_seconds:
+            self._flushed_at = now
+            self.flush()
+
+    def flush(self) -> int:
+        """Write the pending counts now; on a database fault, drop them. Returns how many were written."""
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+        if not pending:
+            return 0
+        engine = self._engine()
+        try:
+            if engine is None:
+                raise SQLAlchemyError("no database")
+            add_counts(engine, pending)
+        except SQLAlchemyError as err:
+            log.warning("stats: dropped %d counts (%s)", sum(pending.values()), type(err).__name__)
+            return 0
+        return sum(pending.values())
+
+
+def add_counts(engine: Engine, counts: Counter[TextAnswered]) -> None:
+    """Add counts to their rows (insert, or add to the existing count) in one transaction."""
+    table = DailyCount.__table__
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    with engine.begin() as connection:
+        for event, n in counts.items():
+            statement = insert(table).values(**{k: getattr(event, k) for k in KEYS}, count=n)
+            statement = statement.on_conflict_do_update(
+                index_elements=list(KEYS), set_={"count": table.c.count + statement.excluded.count}
+            )
+            connection.execute(statement)
+
+
+def rows(engine: Engine, days: int, today: dt.date) -> list[dict]:
+    """The counts of the last `days` days, newest first."""
+    since = today - dt.timedelta(days=days - 1)
+    with Session(engine) as session:
+        result = session.scalars(
+            select(DailyCount).where(DailyCount.day >= since)
+            .order_by(DailyCount.day.desc(), DailyCount.campaign, DailyCount.topic,
+                      DailyCount.language, DailyCount.channel)
+        )
+        return [{"day": r.day.isoformat(), "campaign": r.campaign, "topic": r.topic,
+                 "language": r.language, "channel": r.channel, "count": r.count} for r in result]

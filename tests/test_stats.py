@@ -1,0 +1,117 @@
+"""Campaign words, several numbers, WhatsApp, and the anonymous counts they feed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from bot import ROOT, create_app
+from bot.chat import Conversation
+from bot.cli import main
+from bot.flows import FlowError, load_flows
+from bot.stats import shown
+
+PERSONAL = ["8605550123", "MARKNAME", "MARKWAID"]
+
+
+@pytest.fixture
+def counted(config):
+    return create_app({**config, "STATS_FLUSH_SECONDS": 0})
+
+
+def stats_json(config, monkeypatch) -> list[dict]:
+    monkeypatch.setenv("DATABASE_URL", config["DATABASE_URL"])
+    result = CliRunner().invoke(main, ["stats", "--json", "--days", "3"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_a_card_word_as_first_text_starts_its_flow_in_its_language(counted):
+    first = Conversation.start(counted).send("salud")
+    assert first[0].startswith("Mereces cuidar tu salud")
+    assert Conversation.start(counted).send("SALUD") == first
+
+
+def test_a_card_word_later_in_a_conversation_is_not_a_campaign(counted):
+    texter = Conversation.start(counted)
+    texter.send("hi")
+    assert texter.send("CARD7")[0].startswith("Sorry, I didn't get that.")
+
+
+def test_stats_count_conversations_by_campaign_topic_language_and_channel(counted, config, monkeypatch):
+    for n in range(3):
+        texter = Conversation.start(counted, sender=f"+1860555012{n}")
+        texter.send("CARD7")
+        texter.send("1")  # still counted under the card's campaign
+    Conversation.start(counted, sender="whatsapp:+18605550123").send("hola")
+    counted.extensions["helpline"].tally.flush()
+    rows = stats_json(config, monkeypatch)
+    assert {"day", "campaign", "topic", "language", "count"} <= set(rows[0])
+    by = {(r["campaign"], r["topic"], r["language"], r["channel"]): r["count"] for r in rows}
+    assert by[("motel-card-7", "hotlines", "en", "sms")] == 6
+    assert by[("", "welcome", "es", "whatsapp")] == 1
+    assert sum(by.values()) == 7
+
+
+def test_counts_hold_nothing_personal_and_people_see_small_counts_as_under_5(counted, config, monkeypatch):
+    texter = Conversation.start(counted, sender="whatsapp:+18605550123")
+    form_extra = {"ProfileName": "MARKNAME", "WaId": "MARKWAID"}
+    from bot.chat import SMS_URL, inbound_form
+    from bot.twilio import sign
+
+    form = {**inbound_form(texter.sender, "SAFE"), **form_extra}
+    counted.test_client().post("/sms", data=form, headers={"X-Twilio-Signature": sign(
+        counted.config["TWILIO_AUTH_TOKEN"], SMS_URL, form)})
+    counted.extensions["helpline"].tally.flush()
+    assert "MARK" not in json.dumps(stats_json(config, monkeypatch))
+    monkeypatch.setenv("DATABASE_URL", config["DATABASE_URL"])
+    table = CliRunner().invoke(main, ["stats"]).output
+    assert "<5" in table and not any(p in table for p in PERSONAL)
+    assert [shown(n) for n in (0, 4, 5, 12)] == ["<5", "<5", "5", "12"]
+
+
+def test_counts_that_cannot_be_written_are_dropped_without_delaying_answers(counted, caplog):
+    line = counted.extensions["helpline"]
+    line.tally._engine = lambda: None  # the database is gone
+    texter = Conversation.start(counted)
+    with caplog.at_level(logging.WARNING):
+        assert texter.send("hi") and texter.send("1")
+    assert "stats: dropped" in caplog.text
+
+
+def lines_flows(tmp_path, lines_yaml: str):
+    flows = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", flows)
+    text = (flows / "campaigns.yaml").read_text().replace("lines: {}", lines_yaml)
+    (flows / "campaigns.yaml").write_text(text)
+    return flows
+
+
+def test_each_number_has_its_own_campaign_words(config, tmp_path):
+    flows = lines_flows(tmp_path, 'lines:\n  "+18605550199": {campaigns: [SALUD]}')
+    app = create_app({**config, "FLOWS_DIR": str(flows)})
+    other = Conversation.start(app)
+    clinic = Conversation.start(app)
+    clinic_number = "+18605550199"
+    from bot import chat
+
+    original = chat.LINE_NUMBER
+    try:
+        chat.LINE_NUMBER = clinic_number
+        assert clinic.send("CARD7")[0].startswith("Hi, this is a free help line")  # not this number's card
+    finally:
+        chat.LINE_NUMBER = original
+    assert other.send("CARD7")[0].startswith("Here are people you can reach any time")
+
+
+def test_a_number_may_name_an_unknown_campaign_or_welcome_only_as_an_error(tmp_path):
+    flows = lines_flows(tmp_path, 'lines:\n  "+18605550199": {welcome: welcome.nowhere}')
+    with pytest.raises(FlowError, match=r"campaigns.yaml:\d+: line \+18605550199 welcomes with 'welcome.nowhere'"):
+        load_flows(flows)
+    flows = lines_flows(tmp_path / "b", 'lines:\n  "+18605550199": {campaigns: [NOPE]}')
+    with pytest.raises(FlowError, match="unknown campaign"):
+        load_flows(flows)

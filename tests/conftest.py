@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bot import create_app
@@ -9,6 +11,18 @@ from bot.chat import Conversation
 
 TOKEN = "test-auth-token"
 SECRET = "test-secret-key-not-for-production"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With HELPLINE_REQUIRE_SERVICES set (CI), a test skipped for a missing service fails."""
+    outcome = yield
+    report = outcome.get_result()
+    markers = {"postgres", "redis", "browser"} & {m.name for m in item.iter_markers()}
+    if report.skipped and markers and os.environ.get("HELPLINE_REQUIRE_SERVICES"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{'/'.join(sorted(markers))} test skipped where it must run: {reason}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

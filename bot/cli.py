@@ -11,6 +11,7 @@ import click
 
 from bot import ROOT, ConfigError, create_app, default_database_url
 from bot.flows import FlowError, load_flows
+from bot.hsds import directory_group
 from bot.purge import purge_twilio
 
 
@@ -178,6 +179,7 @@ def load(data_dir: Path) -> None:
     click.echo(f"loaded {data_dir / directory.DIRECTORY_FILE}")
 
 main.add_command(purge_twilio)
+main.add_command(directory_group)
 
 
 @main.command(help="Show the anonymous counts: texts per day, campaign, topic, language and channel.")

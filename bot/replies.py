@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from bot.directory import ServiceView, Snapshot
+from bot import places
+from bot.directory import OpenStatus, ServiceView, Snapshot, local_time, open_status
 from bot.engine import Reply
 from bot.flows import Flows
 from bot.sms import count_segments
@@ -14,13 +16,47 @@ MAX_BODY = 1600  # Twilio's limit for one <Message>
 MAX_MESSAGES = 10  # Twilio's limit per TwiML answer
 SEGMENT_BUDGET = 4
 
+# The words a service line adds after its numbers. flows/welcome.yaml `strings:` may override
+# each (same keys); these are the defaults so replies work before it does.
+# Which features a line shows, most useful first, at most MAX_FEATURES of them after the hours.
+# text_line is not among them: the numbers already say "text ...".
+SHOWN_FEATURES = {"en": ("free", "confidential", "no_id", "walk_in", "spanish"),
+                  "es": ("spanish", "free", "confidential", "no_id", "walk_in")}
+MAX_FEATURES = 1
 
-def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[str, str]]) -> str:
-    """One service as a line: "Crisis line: call or text 988 (24/7)"."""
+
+def _string(strings: Mapping[str, Mapping[str, str]], key: str, lang: str) -> str:
+    return strings[key][lang]
+
+
+def clock(moment: dt.datetime, lang: str) -> str:
+    """A time as people write it: 9am, 5:30pm in English; 9:00, 17:30 in Spanish."""
+    if lang == "en":
+        hour = moment.hour % 12 or 12
+        minutes = f":{moment.minute:02d}" if moment.minute else ""
+        return f"{hour}{minutes}{'am' if moment.hour < 12 else 'pm'}"
+    return f"{moment.hour}:{moment.minute:02d}"
+
+
+def status_text(status: OpenStatus, lang: str, strings: Mapping[str, Mapping[str, str]], now: dt.datetime) -> str:
+    """24/7, open now, or when it next opens, in the reply's language."""
+    if status.kind == "24/7":
+        return _string(strings, "open_24_7", lang)
+    if status.kind == "open" or status.at is None:
+        return _string(strings, "open_now", lang)
+    if status.at.date() == local_time(now).date():
+        return _string(strings, "opens_today", lang).format(time=clock(status.at, lang))
+    day = _string(strings, "weekdays", lang).split()[status.at.weekday()]
+    return _string(strings, "opens_on", lang).format(day=day, time=clock(status.at, lang))
+
+
+def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[str, str]],
+                 now: dt.datetime | float | None = None) -> str:
+    """One service as a line: "Crisis line: call or text 988 (24/7, free, Spanish)"."""
     ways: list[str] = []
-    voice = {p.number for p in service.phones if p.type == "voice"}
+    voice = {p.number for p in service.phones if p.type in ("voice", "cell")}
     for phone in service.phones:
-        if phone.type == "voice":
+        if phone.type in ("voice", "cell"):
             both = any(p.type == "text" and not p.keyword and p.number == phone.number for p in service.phones)
             key = "call_or_text" if both and "call_or_text" in strings else "call"
             ways.append(strings[key][lang].format(number=phone.number))
@@ -30,12 +66,17 @@ def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[
             if phone.number in voice and "call_or_text" in strings:
                 continue
             ways.append(strings["text_only"][lang].format(number=phone.number))
-        elif phone.type == "tty" and not any(p.type == "text" for p in service.phones):
+        elif phone.type == "textphone" and not any(p.type == "text" for p in service.phones):
             ways.append(strings["tty"][lang].format(number=phone.number))
     line = f"{service.label[lang]}: " + f" {strings['or'][lang]} ".join(ways)
-    if service.hours == "24/7":
-        line += f" ({strings['open_24_7'][lang]})"
-    return line
+    now = local_time(now)
+    status = open_status(service.hours, now)
+    tags = [status_text(status, lang, strings, now)] if status else []
+    if not tags and "24_7" in service.features:
+        tags.append(_string(strings, "open_24_7", lang))
+    shown = [f for f in SHOWN_FEATURES.get(lang, SHOWN_FEATURES["en"]) if f in service.features]
+    tags += [_string(strings, f"feature_{f}", lang) for f in shown[:MAX_FEATURES]]
+    return line + (f" ({', '.join(tags)})" if tags else "")
 
 
 def pack(parts: Sequence[str], budget: int = SEGMENT_BUDGET) -> list[str]:
@@ -54,31 +95,51 @@ def pack(parts: Sequence[str], budget: int = SEGMENT_BUDGET) -> list[str]:
 
 
 class Renderer:
-    """Renders replies against the current flows and directory snapshot, caching the results."""
+    """Renders replies against the current flows and directory snapshot, caching the results.
+
+    A reply is rendered once per minute at most (open-now changes by the minute). A reply with a
+    place (`near`, the town a texter named) is rendered for that text only and never cached, so
+    the place is not kept.
+    """
 
     def __init__(self, flows: Flows, snapshot: Snapshot, budget: int = SEGMENT_BUDGET):
         self.flows, self.snapshot, self.budget = flows, snapshot, budget
-        self._render = lru_cache(maxsize=1024)(self._render_uncached)
+        self._render = lru_cache(maxsize=1024)(self._render_in_minute)
 
-    def resource_lines(self, categories: Sequence[str], lang: str) -> list[str]:
-        """Each sendable service of the categories once, in order."""
+    def resource_lines(self, categories: Sequence[str], lang: str, near: places.Place | None = None,
+                       now: dt.datetime | float | None = None) -> list[str]:
+        """Each sendable service of the categories once, in order (for a place: those serving it, nearest first)."""
         lines, seen = [], set()
+        now = local_time(now)
         for category in categories:
-            for service in self.snapshot.services_for(category):
+            for service in self.snapshot.services_for(category, near=near):
                 if service.id not in seen:
                     seen.add(service.id)
-                    lines.append(service_line(service, lang, self.flows.strings))
+                    lines.append(service_line(service, lang, self.flows.strings, now))
         return lines
 
-    def _render_uncached(self, reply: Reply) -> tuple[str, ...]:
-        parts = [reply.text, *self.resource_lines(reply.resources, reply.lang)]
-        if reply.menu:
-            parts.append(reply.menu)
+    def render(self, reply: Reply, now: dt.datetime | float | None = None) -> tuple[str, ...]:
+        """One reply's messages: its text, the services it names, its menu."""
+        near = places.by_name(getattr(reply, "near", None))
+        parts = [reply.text, *self.resource_lines(reply.resources, reply.lang, near, now)]
+        if reply.menu:  # with the last number when they fit together: a menu alone is one more text
+            joined = f"{parts[-1]}\n{reply.menu}"
+            if len(parts) > 1 and count_segments(joined)[1] <= self.budget:
+                parts[-1] = joined
+            else:
+                parts.append(reply.menu)
         return tuple(pack(parts, self.budget))
 
-    def messages(self, replies: Sequence[Reply]) -> list[str]:
-        """The SMS bodies for a step's replies, at most ten."""
+    def _render_in_minute(self, reply: Reply, minute: dt.datetime) -> tuple[str, ...]:
+        return self.render(reply, minute)
+
+    def messages(self, replies: Sequence[Reply], now: dt.datetime | float | None = None) -> list[str]:
+        """The SMS bodies for a step's replies, at most ten; `now` (default: the clock) decides open-now."""
+        minute = local_time(now).replace(second=0, microsecond=0)
         out: list[str] = []
         for reply in replies:
-            out.extend(self._render(reply))
+            if getattr(reply, "near", None):
+                out.extend(self.render(reply, minute))
+            else:
+                out.extend(self._render(reply, minute))
         return out[:MAX_MESSAGES]

@@ -49,3 +49,26 @@ def client(app):
 @pytest.fixture
 def texter(app) -> Conversation:
     return Conversation.start(app, sender="+18605550123")
+
+
+POSTGRES_URL = os.environ.get("HELPLINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A PostgreSQL database for the test, with no tables of ours; skip if none answers."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from bot.directory import database_url
+
+    engine = create_engine(database_url(POSTGRES_URL), connect_args={"connect_timeout": 2})
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    except OperationalError:
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}")
+    finally:
+        engine.dispose()
+    return POSTGRES_URL

@@ -79,7 +79,7 @@ def test_serve_local_refuses_a_public_address(runner):
 
 def test_load_reloads_the_directory(runner):
     result = runner.invoke(main, ["load"])
-    assert result.exit_code == 0 and "directory.yaml" in result.output
+    assert result.exit_code == 0 and "datapackage.json" in result.output
 
 
 def test_chat_replays_a_script_and_records_a_golden_transcript(runner, tmp_path):

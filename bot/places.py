@@ -1,0 +1,186 @@
+"""Where a texter is near: a Connecticut town name (typos welcome) or ZIP code, to a Place.
+
+Pure and offline: the town list and coordinates come from the `zipcodes` package (US Postal
+data shipped with it). Nothing here logs or keeps what it was asked; the answer is used for
+one reply and dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+
+STATE = "CT"
+MAX_WORDS = 4  # the longest town name: "New Preston Marble Dale"
+FUZZY_CUTOFF = 85  # rapidfuzz ratio; "new britian" scores 91, "west hartfrod" 92
+FUZZY_MIN_LENGTH = 5  # shorter words must match exactly ("kent" is not "cent")
+_ZIP = re.compile(r"(?<!\d)(\d{5})(?:-\d{4})?(?!\d)")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_FILLER = frozenset({"ct", "conn", "connecticut"})
+
+
+@dataclass(frozen=True)
+class Place:
+    """A town and its middle (the mean of its ZIP code centres)."""
+
+    name: str
+    lat: float
+    lon: float
+    county: str = ""
+
+
+def key(text: str) -> str:
+    """Lower case, no accents, words separated by one space."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return _NOT_WORD.sub(" ", text.replace("'", "")).strip()
+
+
+def _abbreviates(short: str, full: str) -> bool:
+    """Whether each word of `short` is a shortening of the same word of `full` ("e htfd", "east hartford")."""
+    short_words, full_words = short.split(), full.split()
+    if len(short_words) != len(full_words):
+        return False
+    for part, word in zip(short_words, full_words, strict=True):
+        if not part or part[0] != word[0]:
+            return False
+        letters = iter(word)
+        if not all(ch in letters for ch in part):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Index:
+    towns: dict[str, Place]  # key of the town name -> Place
+    names: dict[str, str]  # key of any known name or shortening -> key of the town
+    by_zip: dict[str, str]  # ZIP -> key of the town
+    fuzzy_keys: dict[str, tuple[str, ...]]  # first letter -> names long enough for typo matching
+
+
+def _mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return round(sum(values) / len(values), 4)
+
+
+def _place(name: str, zips: list[dict]) -> Place:
+    street = [z for z in zips if z.get("zip_code_type") == "STANDARD" and z.get("active", True)] or zips
+    county = Counter(z.get("county", "") for z in zips).most_common(1)[0][0]
+    return Place(name, _mean(float(z["lat"]) for z in street), _mean(float(z["long"]) for z in street), county)
+
+
+@lru_cache(maxsize=1)
+def _index() -> _Index:
+    """Build the town tables once (about 0.3 s), on first use."""
+    import zipcodes
+
+    rows = [z for z in zipcodes.filter_by(state=STATE) if z.get("lat") and z.get("long")]
+    by_city: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        by_city[row["city"]].append(row)
+    cities = {key(name): name for name in by_city}
+    by_zip = {row["zip_code"]: key(row["city"]) for row in rows}
+    # Other names the Postal Service accepts for a ZIP code: shortenings of a town's name
+    # ("Mansfield Ctr", and from envelopes "W Htfd") lead to that town; other names are towns
+    # and villages of their own ("Killingly", "Storrs"), placed at the ZIP codes that accept them.
+    votes: dict[str, Counter] = defaultdict(Counter)
+    others: dict[str, tuple[str, list[dict]]] = {}
+    for row in rows:
+        own = key(row["city"])
+        candidates = [(o, True) for o in row.get("acceptable_cities") or []]
+        candidates += [(o, False) for o in row.get("unacceptable_cities") or []]
+        for other, accepted in candidates:
+            name_key = key(other)
+            if not name_key or name_key in cities:
+                continue
+            if _abbreviates(name_key, own):
+                votes[name_key][own] += 1
+            elif accepted and row.get("zip_code_type") != "UNIQUE":
+                others.setdefault(name_key, (other, []))[1].append(row)
+    villages = {k: value for k, value in others.items() if k not in votes}
+    found = {k: _place(name, by_city[name]) for k, name in cities.items()}
+    found.update({k: _place(name, zips) for k, (name, zips) in villages.items()})
+    names = {k: k for k in found}
+    for alias, counter in votes.items():
+        if alias not in names:
+            names[alias] = max(sorted(counter), key=lambda town: counter[town])
+    fuzzy: dict[str, list[str]] = defaultdict(list)
+    for k in sorted(names):
+        if len(k) >= FUZZY_MIN_LENGTH:
+            fuzzy[k[0]].append(k)
+    return _Index(found, names, by_zip, {letter: tuple(keys) for letter, keys in fuzzy.items()})
+
+
+def towns() -> list[Place]:
+    """Every Connecticut town and city the postal data knows, by name."""
+    return sorted(_index().towns.values(), key=lambda place: place.name)
+
+
+def by_name(name: str | None) -> Place | None:
+    """The Place for a town name as resolve() gives it (or any name the postal data knows)."""
+    if not name:
+        return None
+    index = _index()
+    town = index.names.get(key(name))
+    return index.towns[town] if town else None
+
+
+def _phrases(words: list[str]) -> list[str]:
+    """Runs of 1 to MAX_WORDS words, longest first."""
+    runs = []
+    for size in range(min(MAX_WORDS, len(words)), 0, -1):
+        runs.extend(" ".join(words[i:i + size]) for i in range(len(words) - size + 1))
+    return runs
+
+
+def resolve(text: str | None) -> Place | None:
+    """The Connecticut town a text names, by ZIP code or name, typos tolerated; None if none.
+
+    >>> resolve("im near 06106").name
+    'Hartford'
+    >>> resolve("west hartfrod").name
+    'West Hartford'
+    >>> resolve("east htfd").name
+    'East Hartford'
+    >>> resolve("the moon") is None
+    True
+    """
+    if not text:
+        return None
+    index = _index()
+    text = text[:200]
+    for match in _ZIP.finditer(text):
+        town = index.by_zip.get(match.group(1))
+        if town:
+            return index.towns[town]
+    words = [w for w in key(text).split() if w not in _FILLER][:30]
+    phrases = _phrases(words)
+    for phrase in phrases:
+        town = index.names.get(phrase)
+        if town:
+            return index.towns[town]
+    best: tuple[float, int, str] | None = None
+    for phrase in phrases:
+        if len(phrase) < FUZZY_MIN_LENGTH:
+            continue
+        # Typos rarely hit the first letter; looking only there keeps this fast.
+        choices = index.fuzzy_keys.get(phrase[0], ())
+        found = process.extractOne(phrase, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        if found and (best is None or (found[1], len(phrase)) > best[:2]):
+            best = (found[1], len(phrase), found[0])
+    return index.towns[index.names[best[2]]] if best else None
+
+
+def distance_km(a: Place, lat: float, lon: float) -> float:
+    """Great-circle distance from a place to a point."""
+    p1, p2 = math.radians(a.lat), math.radians(lat)
+    dp, dl = p2 - p1, math.radians(lon - a.lon)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))

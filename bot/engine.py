@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from bot import places
 from bot.flows import Flows
 from bot.matching import LANGUAGES, detect_language, menu_number, normalize, read
 
@@ -37,6 +38,7 @@ class Reply:
     text: str
     resources: tuple[str, ...]
     menu: str
+    near: str | None = None  # a town the person named: used for this reply only, never kept
 
     @property
     def topic(self) -> str:
@@ -142,6 +144,13 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         if choice is not None and 1 <= choice <= len(choices):
             target = choices[choice - 1]
             return _go(state, target, lang, minute), (_reply(flows, target, lang),)
+
+    if state is not None and flows.nodes[state.node].ask == "place":
+        place = places.resolve(text)
+        if place is not None:
+            lead = flows.strings["near_you"][lang].format(place=place.name)
+            nearby = replace(_reply(flows, state.node, lang, lead), near=place.name)
+            return _go(state, state.node, lang, minute), (nearby,)
 
     offer = _close_call(reading.topics)
     if offer:

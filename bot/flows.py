@@ -22,7 +22,11 @@ KEYWORDS_SPEC_VERSION = 1
 CAMPAIGNS_SPEC_VERSION = 1
 CAMPAIGNS_FILE = "campaigns.yaml"
 SPECIAL_NODES = ("welcome", "fallback", "help", "forget")
-REQUIRED_STRINGS = ("footer", "call", "text", "text_only", "tty", "open_24_7", "language_set", "or", "did_you_mean")
+REQUIRED_STRINGS = (
+    "footer", "near_you", "call", "call_or_text", "text", "text_only", "tty", "or", "language_set", "did_you_mean",
+    "open_24_7", "open_now", "opens_today", "opens_on", "weekdays",
+    "feature_free", "feature_confidential", "feature_no_id", "feature_walk_in", "feature_spanish",
+)
 COMMANDS = ("optout", "menu", "back", "help", "forget", "english", "spanish")
 MAX_OPTIONS = 9
 # A run of 7+ digits (with the usual separators) or a 3-digit crisis code standing alone.
@@ -123,6 +127,7 @@ class Node:
     say: Mapping[str, str]
     resources: tuple[str, ...]
     options: tuple[Option, ...]
+    ask: str | None = None  # "place": the next text may name a town or ZIP code for nearby services
 
     @property
     def topic(self) -> str:
@@ -207,7 +212,7 @@ def _node(node_id: str, raw: Any, path: Path) -> Node:
     line = line_of(raw)
     if not isinstance(raw, Mapping):
         raise FlowError(path, "must be a mapping with 'say'", node=node_id)
-    unknown = set(raw) - {"say", "resources", "options"}
+    unknown = set(raw) - {"say", "resources", "options", "ask"}
     if unknown:
         raise FlowError(path, f"unknown field(s): {', '.join(sorted(unknown))}", line=line, node=node_id)
     say = _languages(raw.get("say"), path, node_id, "say", line)
@@ -225,7 +230,12 @@ def _node(node_id: str, raw: Any, path: Path) -> Node:
             raise FlowError(path, f"option {number} needs a 'goto' node id", line=line, node=node_id)
         label = _languages(option.get("label"), path, node_id, f"option {number} label", line_of(option))
         options.append(Option(option["goto"], label))
-    return Node(node_id, str(path), line, say, tuple(resources), tuple(options))
+    ask = raw.get("ask")
+    if ask not in (None, "place"):
+        raise FlowError(path, f"ask must be 'place', not '{ask}'", line=line, node=node_id)
+    if ask and not resources:
+        raise FlowError(path, "asks for a place but lists no resources to look up", line=line, node=node_id)
+    return Node(node_id, str(path), line, say, tuple(resources), tuple(options), ask)
 
 
 def _keyword_table(path: Path) -> tuple[str, dict]:

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from bot import directory, engine, stats
+from bot import directory, engine, places, stats
 from bot.flows import Flows, load_flows
 from bot.privacy import StateCodec, keyed_hash
 from bot.replies import Renderer
@@ -104,7 +104,7 @@ def sms() -> Response:
     flows = line.flows.for_line(request.form.get("To", ""))
     state = line.codec.open(request.cookies.get(COOKIE))
     state, replies = engine.step(state, text, flows, now)
-    response = _xml(twiml(line.renderer.messages(replies)))
+    response = _xml(twiml(line.renderer.messages(replies, now)))
     line.tally.count(_event(state, replies, now))
     if state is None:
         response.delete_cookie(COOKIE)
@@ -156,6 +156,7 @@ def healthz() -> Any:
 def init_app(app: Flask) -> None:
     """Load flows and directory, and register the webhook; a bad flow stops startup here."""
     flows = load_flows(app.config["FLOWS_DIR"])
+    places.towns()  # read the postal data now, not while a texter waits
     cache = directory.DirectoryCache.open(app.config["DATABASE_URL"], app.config["DATA_DIR"],
                                           app.config["DIRECTORY_REFRESH_SECONDS"])
     limiter = Limiter(key_func=sender_key, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"],

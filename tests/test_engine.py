@@ -207,3 +207,21 @@ def test_an_offer_is_forgotten_after_any_other_answer(flows):
 def test_danger_wins_over_any_topic(flows):
     _, replies = talk(flows, "i need a lawyer and a clinic but hes outside my door right now")
     assert nodes(replies) == ["danger"]
+
+
+@pytest.mark.parametrize(("lang_text", "place_text", "lead"), [
+    ("hi", "im near 06106", "Near Hartford:"),
+    ("hola", "west hartfrod", "Cerca de West Hartford:"),
+])
+def test_a_town_or_zip_answers_with_nearby_services_and_is_not_kept(flows, lang_text, place_text, lead):
+    state, _ = talk(flows, lang_text, "2", "1")
+    assert flows.nodes[state.node].ask == "place"
+    after, replies = step(state, place_text, flows, NOW + 600)
+    assert replies[0].text.startswith(lead) and replies[0].near == lead.split(" ", 2)[-1].rstrip(":")
+    assert after.node == state.node
+    assert "Hartford" not in repr(after) and "06106" not in repr(after)
+
+
+def test_a_place_is_only_read_where_the_line_asked_for_one(flows):
+    _, replies = talk(flows, "hi", "hartford")
+    assert replies[0].near is None

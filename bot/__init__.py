@@ -36,10 +36,11 @@ def _from_env() -> dict[str, Any]:
         "FLOWS_DIR": env.get("HELPLINE_FLOWS_DIR", str(ROOT / "flows")),
         "DATA_DIR": env.get("HELPLINE_DATA_DIR", str(ROOT / "data")),
         "DIRECTORY_REFRESH_SECONDS": float(env.get("HELPLINE_DIRECTORY_REFRESH_SECONDS", "60")),
+        "ADMIN_PASSWORD": env.get("HELPLINE_ADMIN_PASSWORD", ""),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATE_LIMIT": env.get("HELPLINE_RATE_LIMIT", "10 per minute;200 per day"),
         "STATS_FLUSH_SECONDS": float(env.get("HELPLINE_STATS_FLUSH_SECONDS", "10")),
-        "TIMEZONE": ZoneInfo(env.get("HELPLINE_TIMEZONE", "America/New_York")),
+        "TIMEZONE": ZoneInfo(env.get("HELPLINE_TIMEZONE", "America/New_York")),  # as bot.directory reads it
     }
 
 
@@ -77,8 +78,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hops = app.config["TRUST_PROXY"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
-    from bot import privacy, webhook
+    from bot import admin, privacy, webhook
 
     privacy.install_redaction(logging.getLogger(), app.logger)
     webhook.init_app(app)
+    admin.init_app(app)
     return app

@@ -188,14 +188,13 @@ main.add_command(directory_group)
 def stats(days: int, as_json: bool) -> None:
     import datetime as dt
     import json
-    from zoneinfo import ZoneInfo
 
     from bot import stats as counts
-    from bot.directory import Base, make_engine
+    from bot.directory import TIME_ZONE, Base, make_engine
 
     engine = make_engine(os.environ.get("DATABASE_URL") or default_database_url())
     Base.metadata.create_all(engine)
-    today = dt.datetime.now(ZoneInfo(os.environ.get("HELPLINE_TIMEZONE", "America/New_York"))).date()
+    today = dt.datetime.now(TIME_ZONE).date()
     rows = counts.rows(engine, days, today)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from bot.flows import FlowError
 log = logging.getLogger(__name__)
 
 DIRECTORY_FILE = hsds.PACKAGE_FILE  # what `helpline load` names as loaded
-TIME_ZONE = ZoneInfo("America/New_York")  # the line's clock for "open now"
+TIME_ZONE = ZoneInfo(os.environ.get("HELPLINE_TIMEZONE", "America/New_York"))  # the line's clock
 STALE_DAYS = 180  # a service not confirmed for this long is flagged
 STATUSES = hsds.ENUMS["status"]
 

@@ -1,0 +1,434 @@
+"""GET /admin: the anonymous counts and the directory's checks, for the people who run the line.
+
+The page exists only when HELPLINE_ADMIN_PASSWORD is set. It can show nothing about a texter
+because the line keeps nothing: only daily counts (bot/stats.py) and the resource directory.
+Charts are inline SVG drawn on the server: no script, no font, no file from anywhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, render_template, request
+from limits import parse
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import directory, stats
+
+log = logging.getLogger(__name__)
+bp = Blueprint("admin", __name__, template_folder="templates")
+
+CHALLENGE = 'Basic realm="helpline admin", charset="UTF-8"'
+LOGIN_LIMIT = parse("10 per minute")  # wrong passwords per client address: stops guessing, not a typo
+WEEKS = 12
+STALE_DAYS = getattr(directory, "STALE_DAYS", 180)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                               "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Permissions-Policy": ", ".join(f"{feature}=()" for feature in (
+        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+        "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+        "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "sync-xhr", "usb",
+        "xr-spatial-tracking")),
+    "X-Robots-Tag": "noindex, nofollow",
+}
+
+LANGUAGES = {"en": "English", "es": "Spanish"}
+CHANNELS = {"sms": "SMS", "whatsapp": "WhatsApp"}
+TOPICS = {"out": "ways out", "optout": "opt-out (STOP)"}
+NONE = "(none)"
+
+# Drawing, in SVG user units (the charts scale to the page's width).
+WIDTH = 880
+HALF = 430  # a chart in one of two columns
+SMALL_BAR = 6.0  # a count under 5 is drawn this size whatever it is: its true size would tell it
+ROW, BAR = 30, 20  # horizontal bars: row pitch, bar thickness
+
+
+# What the template draws: geometry is decided here, markup there.
+
+
+@dataclass(frozen=True)
+class Rect:
+    x: float
+    y: float
+    width: float
+    height: float
+    kind: str  # CSS classes: "bar", "bar small", "age stale", ...
+
+
+@dataclass(frozen=True)
+class Text:
+    x: float
+    y: float
+    text: str
+    kind: str  # "label", "value", "axis", "panel"
+    anchor: str = "start"
+
+
+@dataclass(frozen=True)
+class Line:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    kind: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A chart's numbers as a table: the fallback for screen readers and for copying."""
+
+    head: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    row_kinds: tuple[str, ...] = ()  # a CSS class per row ("stale"), or empty
+
+
+@dataclass(frozen=True)
+class Chart:
+    id: str
+    title: str
+    description: str
+    height: float
+    table: Table
+    rects: tuple[Rect, ...] = ()
+    texts: tuple[Text, ...] = ()
+    lines: tuple[Line, ...] = ()
+    width: float = WIDTH
+
+
+def _short(name: str, limit: int) -> str:
+    return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
+
+
+def _ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Largest first; counts under 5 after them by name, so their order tells nothing either."""
+    big = sorted(((k, n) for k, n in counts.items() if n >= stats.SMALL), key=lambda kn: (-kn[1], kn[0]))
+    small = sorted((k, n) for k, n in counts.items() if 0 < n < stats.SMALL)
+    return big + small
+
+
+def _scale(counts: Iterable[int]) -> int:
+    """The count drawn at full length: the largest one people may see."""
+    return max((n for n in counts if n >= stats.SMALL), default=stats.SMALL)
+
+
+def bar_chart(chart_id: str, title: str, what: str, counts: Mapping[str, int],
+              name: Callable[[str], str]) -> Chart:
+    """Horizontal bars, one per key, each labelled with its count as people may see it."""
+    items = _ordered(counts)
+    label_width = 130
+    plot = HALF - label_width - 40
+    top = _scale(n for _, n in items)
+    rects, texts = [], []
+    for i, (key, n) in enumerate(items):
+        y = 6 + i * ROW
+        small = n < stats.SMALL
+        length = SMALL_BAR if small else max(plot * n / top, 2.0)
+        rects.append(Rect(label_width, y, round(length, 1), BAR, "bar small" if small else "bar"))
+        texts.append(Text(label_width - 8, y + 15, _short(name(key), 18), "label", "end"))
+        texts.append(Text(round(label_width + length + 6, 1), y + 15, stats.shown(n), "value"))
+    table = Table((what, "texts"), tuple((name(k), stats.shown(n)) for k, n in items))
+    total = len(items)
+    description = (f"{total} {what}{'' if total == 1 else 's'}; counts under {stats.SMALL} are drawn small "
+                   "and hatched, labelled <5.")
+    return Chart(chart_id, title, description, max(6 + total * ROW + 4, 40), table, tuple(rects), tuple(texts),
+                 width=HALF)
+
+
+def weekly_chart(weeks: tuple[dt.date, ...], by_campaign: Mapping[str, list[int]]) -> Chart:
+    """Texts per week, one small panel of weekly bars per campaign, all on one scale."""
+    left, panel_gap, bar_area = 10, 18, 56
+    slot = (WIDTH - left - 10) / len(weeks)
+    bar_width = round(slot * 0.62, 1)
+    campaigns = sorted(by_campaign, key=lambda c: (c == "", c))
+    top = _scale(n for counts in by_campaign.values() for n in counts)
+    rects, texts, lines = [], [], []
+    y0 = 4.0
+    for campaign in campaigns:
+        texts.append(Text(left, y0 + 14, campaign or NONE, "panel"))
+        base = y0 + 22 + bar_area
+        lines.append(Line(left, base, WIDTH - 10, base, "base"))
+        for i, n in enumerate(by_campaign[campaign]):
+            if n == 0:
+                continue
+            small = n < stats.SMALL
+            height = SMALL_BAR if small else max(bar_area * n / top, 2.0)
+            x = round(left + i * slot + (slot - bar_width) / 2, 1)
+            rects.append(Rect(x, round(base - height, 1), bar_width, round(height, 1), "bar small" if small else "bar"))
+            texts.append(Text(round(x + bar_width / 2, 1), round(base - height - 4, 1), stats.shown(n),
+                              "value", "middle"))
+        y0 = base + panel_gap
+    for i, week in enumerate(weeks):
+        texts.append(Text(round(left + i * slot + slot / 2, 1), y0 + 2, _week_label(week), "axis", "middle"))
+    head = ("campaign", *(f"week of {_week_label(w)}" for w in weeks))
+    rows = tuple((c or NONE, *(stats.shown(n) if n else "–" for n in by_campaign[c])) for c in campaigns)
+    description = (f"Texts per week over {len(weeks)} weeks, one row of bars per campaign (the card word a "
+                   f"conversation started with). Counts under {stats.SMALL} are drawn small and hatched, labelled <5.")
+    return Chart("weekly", "Texts per week, by campaign", description, y0 + 14, Table(head, rows),
+                 tuple(rects), tuple(texts), tuple(lines))
+
+
+def _week_label(monday: dt.date) -> str:
+    return f"{monday:%b} {monday.day}"
+
+
+# The counts.
+
+
+@dataclass(frozen=True)
+class Counts:
+    weeks: tuple[dt.date, ...]  # the Monday of each week, oldest first
+    by_campaign: dict[str, list[int]]
+    topics: Counter[str]
+    languages: Counter[str]
+    channels: Counter[str]
+
+    @property
+    def empty(self) -> bool:
+        return not self.by_campaign
+
+
+def first_monday(today: dt.date, weeks: int = WEEKS) -> dt.date:
+    return today - dt.timedelta(days=today.weekday(), weeks=weeks - 1)
+
+
+def aggregate(rows: Iterable[Mapping[str, Any]], today: dt.date, weeks: int = WEEKS) -> Counts:
+    """Daily count rows (bot.stats.rows) as texts per week by campaign, and totals by topic, language, channel."""
+    start = first_monday(today, weeks)
+    mondays = tuple(start + dt.timedelta(weeks=i) for i in range(weeks))
+    by_campaign: dict[str, list[int]] = {}
+    topics: Counter[str] = Counter()
+    languages: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
+    for row in rows:
+        day = dt.date.fromisoformat(row["day"]) if isinstance(row["day"], str) else row["day"]
+        week = (day - start).days // 7
+        if not 0 <= week < weeks:
+            continue
+        by_campaign.setdefault(row["campaign"], [0] * weeks)[week] += row["count"]
+        topics[row["topic"]] += row["count"]
+        languages[row["language"]] += row["count"]
+        channels[row["channel"]] += row["count"]
+    return Counts(mondays, by_campaign, topics, languages, channels)
+
+
+def read_counts(today: dt.date) -> Counts | None:
+    """The counts of the last WEEKS weeks, pending ones written first; None if the database is unreachable."""
+    line = current_app.extensions["helpline"]
+    line.tally.flush()
+    engine = line.directory.engine
+    if engine is None:
+        return None
+    days = (today - first_monday(today)).days + 1
+    try:
+        return aggregate(stats.rows(engine, days, today), today)
+    except SQLAlchemyError:
+        return None
+
+
+# The directory's checks.
+
+
+@dataclass(frozen=True)
+class ServiceAge:
+    label: str
+    name: str
+    assured: dt.date | None
+    age: int | None  # days since a person last confirmed it
+    status: str
+
+    @property
+    def stale(self) -> bool:
+        """Never confirmed, confirmed too long ago, or dated in the future: a person should look."""
+        return self.age is None or self.age > STALE_DAYS or self.age < 0
+
+
+@dataclass(frozen=True)
+class DirectoryStatus:
+    services: tuple[ServiceAge, ...]  # oldest check first, never-confirmed ones before all
+    source: str
+    problem: str | None
+    chart: Chart = field(repr=False)
+
+    @property
+    def active(self) -> int:
+        return sum(1 for s in self.services if s.status == "active")
+
+    @property
+    def assured(self) -> int:
+        return sum(1 for s in self.services if s.assured is not None)
+
+    @property
+    def stale(self) -> int:
+        return sum(1 for s in self.services if s.stale)
+
+
+def services_of(snapshot: Any) -> list[Any]:
+    """The snapshot's services, whether it offers them as a method, a property or only by category."""
+    services = getattr(snapshot, "services", None)
+    if callable(services):
+        services = services()
+    if services is None:
+        seen: dict[str, Any] = {}
+        for views in getattr(snapshot, "by_category", {}).values():
+            for view in views:
+                seen.setdefault(view.id, view)
+        services = seen.values()
+    return list(services)
+
+
+def _label(view: Any) -> str:
+    label = getattr(view, "label", None)
+    if isinstance(label, Mapping):
+        return label.get("en") or next(iter(label.values()), "") or str(view.id)
+    return str(label or getattr(view, "name", "") or view.id)
+
+
+def directory_status(today: dt.date) -> DirectoryStatus:
+    """Every service the line can send, by how long ago a person confirmed it."""
+    cache = current_app.extensions["helpline"].directory
+    ages = []
+    for view in services_of(cache.snapshot):
+        assured = getattr(view, "assured_date", None)
+        if isinstance(assured, str):
+            assured = dt.date.fromisoformat(assured)
+        ages.append(ServiceAge(_label(view), str(getattr(view, "name", "") or ""), assured,
+                               _age(today, assured), str(getattr(view, "status", None) or "active")))
+    ages.sort(key=lambda s: (s.age is not None, -(s.age or 0), s.label))
+    return DirectoryStatus(tuple(ages), str(getattr(cache.snapshot, "source", "")), cache.problem, age_chart(ages))
+
+
+def _age(today: dt.date, assured: dt.date | None) -> int | None:
+    if assured is None:
+        return None
+    days = (today - assured).days
+    return 0 if days == -1 else days  # a day ahead is a time zone (dates are often stamped in UTC), not an error
+
+
+def _age_text(s: ServiceAge) -> str:
+    if s.age is None:
+        return "never confirmed"
+    if s.age < 0:
+        return "date in the future"
+    return "today" if s.age == 0 else f"{s.age} day{'s' if s.age != 1 else ''} ago"
+
+
+def age_chart(services: list[ServiceAge]) -> Chart:
+    """One bar per service, as long as the time since its last check; a line marks STALE_DAYS."""
+    label_width, top_margin = 300, 22
+    plot = WIDTH - label_width - 130
+    longest = max(STALE_DAYS * 1.25, *(s.age or 0 for s in services)) if services else STALE_DAYS * 1.25
+    x_stale = round(label_width + plot * STALE_DAYS / longest, 1)
+    rects, texts = [], []
+    for i, s in enumerate(services):
+        y = top_margin + i * ROW
+        length = plot if s.age is None else max(plot * max(s.age, 0) / longest, 2.0)
+        kind = "age never" if s.age is None else "age stale" if s.stale else "age"
+        rects.append(Rect(label_width, y, round(length, 1), BAR, kind))
+        texts.append(Text(label_width - 8, y + 15, _short(s.label, 38), "label", "end"))
+        texts.append(Text(round(label_width + length + 6, 1), y + 15, _age_text(s), "value"))
+    bottom = top_margin + len(services) * ROW
+    lines = (Line(x_stale, top_margin - 6, x_stale, bottom, "limit"),)
+    texts.append(Text(x_stale, top_margin - 10, f"{STALE_DAYS} days: confirm again", "limit", "middle"))
+    rows, kinds = [], []
+    for s in services:
+        check = ("never confirmed" if s.age is None else "date in the future" if s.age < 0
+                 else f"older than {STALE_DAYS} days" if s.stale else "ok")
+        rows.append((s.label, s.name, s.assured.isoformat() if s.assured else "–",
+                     "–" if s.age is None else str(s.age), check))
+        kinds.append("stale" if s.stale else "")
+    table = Table(("service", "provider", "last confirmed", "days ago", "check"), tuple(rows), tuple(kinds))
+    description = (f"{len(services)} services, each drawn as long as the days since a person last confirmed "
+                   f"it; a line marks {STALE_DAYS} days, and longer bars are highlighted.")
+    return Chart("ages", "Directory: days since each service was last confirmed", description, bottom + 6,
+                 table, tuple(rects), tuple(texts), lines)
+
+
+# The page.
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(current_app.config.get("TIMEZONE") or dt.UTC).date()
+
+
+def _password_matches() -> bool:
+    expected = current_app.config.get("ADMIN_PASSWORD") or ""
+    auth = request.authorization
+    given = auth.password if auth is not None and auth.type == "basic" and auth.password else ""
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and a password may have accents.
+    return bool(expected) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def _failed_login_key() -> str:
+    return "admin-login/" + (request.remote_addr or "")
+
+
+def _locked_out(key: str) -> bool:
+    """Too many wrong passwords from this address lately: refuse even the right one for a while."""
+    try:
+        return not current_app.extensions["helpline"].limiter.limiter.test(LOGIN_LIMIT, key)
+    except Exception as err:  # the counter's storage is down: the password alone still guards the page
+        log.warning("admin: login limit unavailable (%s)", type(err).__name__)
+        return False
+
+
+def _count_failure(key: str) -> None:
+    try:
+        current_app.extensions["helpline"].limiter.limiter.hit(LOGIN_LIMIT, key)
+    except Exception as err:
+        log.warning("admin: login limit unavailable (%s)", type(err).__name__)
+
+
+@bp.before_request
+def _require_password() -> Response | None:
+    """HTTP Basic auth: any user name, the configured password; a few wrong ones a minute per address."""
+    key = _failed_login_key()
+    if _locked_out(key):
+        return Response("Too many wrong passwords: wait a minute.\n", status=429, mimetype="text/plain",
+                        headers={"Retry-After": "60"})
+    if _password_matches():
+        return None
+    _count_failure(key)
+    return Response("The dashboard needs the admin password.\n", status=401, mimetype="text/plain",
+                    headers={"WWW-Authenticate": CHALLENGE})
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+@bp.get("/admin")
+def dashboard() -> str:
+    today = _today()
+    counts = read_counts(today)
+    charts = None
+    if counts is not None and not counts.empty:
+        charts = {
+            "weekly": weekly_chart(counts.weeks, counts.by_campaign),
+            "topics": bar_chart("topics", "Topics", "topic", counts.topics, lambda t: TOPICS.get(t, t or NONE)),
+            "languages": bar_chart("languages", "Languages", "language", counts.languages,
+                                   lambda c: LANGUAGES.get(c, c or "(not known)")),
+            "channels": bar_chart("channels", "Channels", "channel", counts.channels,
+                                  lambda c: CHANNELS.get(c, c or "(not known)")),
+        }
+    return render_template("admin.html", today=today, counts=counts, charts=charts, weeks=WEEKS,
+                           small=stats.SMALL, stale_days=STALE_DAYS, directory=directory_status(today))
+
+
+def init_app(app: Flask) -> None:
+    """Register /admin, only when an admin password is configured (otherwise it does not exist: 404)."""
+    if app.config.get("ADMIN_PASSWORD") and bp.name not in app.blueprints:
+        app.register_blueprint(bp)

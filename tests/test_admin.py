@@ -1,0 +1,282 @@
+"""The /admin dashboard: password or nothing, anonymous counts with small ones hidden, the directory's checks."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+from collections import Counter, defaultdict
+from html.parser import HTMLParser
+from types import SimpleNamespace
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine
+
+from bot import admin, create_app
+from bot.chat import SMS_URL, Conversation, inbound_form
+from bot.stats import TextAnswered, add_counts
+from bot.twilio import sign
+
+PASSWORD = "correct horse battery staple"
+
+
+def dashboard_app(config: dict, **extra) -> Flask:
+    """The line, with the dashboard on when extra names an ADMIN_PASSWORD."""
+    return create_app({**config, "STATS_FLUSH_SECONDS": 3600, **extra})  # counts wait in memory
+
+
+@pytest.fixture
+def dashboard(config) -> Flask:
+    return dashboard_app(config, ADMIN_PASSWORD=PASSWORD)
+
+
+def basic(password: str, user: str = "anyone") -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def page(app: Flask) -> str:
+    response = app.test_client().get("/admin", headers=basic(PASSWORD))
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def today(app: Flask) -> dt.date:
+    return dt.datetime.now(app.config["TIMEZONE"]).date()
+
+
+def counted(app: Flask, *events: tuple[TextAnswered, int]) -> None:
+    """Counts as the line would have written them on earlier days."""
+    add_counts(app.extensions["helpline"].directory.engine, Counter(dict(events)))
+
+
+class Page(HTMLParser):
+    """What a person reads on the page: tables by id (first cell -> the rest), chart texts and bars by chart id."""
+
+    def __init__(self, markup: str):
+        super().__init__(convert_charrefs=True)
+        self.tables: dict[str, dict[str, list[str]]] = {}
+        self.row_classes: dict[str, dict[str, str]] = defaultdict(dict)
+        self.texts: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.bars: dict[str, list[dict]] = defaultdict(list)
+        self._table = self._chart = self._text = None
+        self._row: list[str] | None = None
+        self._row_class = ""
+        self._cell: list[str] | None = None
+        self.feed(markup)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table":
+            self._table = a.get("id", "")
+            self.tables[self._table] = {}
+        elif tag == "tr" and self._table is not None:
+            self._row, self._row_class = [], a.get("class", "")
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+        elif tag == "svg":
+            self._chart = a.get("id", "")
+        elif tag == "rect" and self._chart and a.get("class"):
+            self.bars[self._chart].append(a)
+        elif tag == "text" and self._chart:
+            self._text = (a.get("class", ""), [])
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row:
+            self.tables[self._table][self._row[0]] = self._row[1:]
+            self.row_classes[self._table][self._row[0]] = self._row_class
+            self._row = None
+        elif tag == "table":
+            self._table = None
+        elif tag == "svg":
+            self._chart = None
+        elif tag == "text" and self._text is not None:
+            self.texts[self._chart].append((self._text[0], "".join(self._text[1])))
+            self._text = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+        elif self._text is not None:
+            self._text[1].append(data)
+
+    def values(self, chart: str) -> list[str]:
+        """The counts written on a chart's bars."""
+        return [text for kind, text in self.texts[chart] if kind == "value"]
+
+
+def test_without_an_admin_password_the_dashboard_does_not_exist(config):
+    for app in (dashboard_app(config), dashboard_app(config, ADMIN_PASSWORD="")):
+        client = app.test_client()
+        assert client.get("/admin").status_code == 404
+        assert client.get("/admin", headers=basic("")).status_code == 404
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    basic("wrong"),
+    basic(PASSWORD.upper()),
+    basic(""),
+    {"Authorization": "Bearer " + PASSWORD},
+    {"Authorization": "Basic not-base64!"},
+])
+def test_a_missing_or_wrong_password_gets_401_and_a_basic_challenge(dashboard, headers):
+    response = dashboard.test_client().get("/admin", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="helpline admin", charset="UTF-8"'
+    assert "Texts" not in response.get_data(as_text=True)
+
+
+def test_any_user_name_with_the_password_opens_the_dashboard(dashboard, config):
+    for user in ("admin", "", "outreach worker"):
+        response = dashboard.test_client().get("/admin", headers=basic(PASSWORD, user))
+        assert response.status_code == 200
+        assert response.mimetype == "text/html"
+        assert "Help line dashboard" in response.get_data(as_text=True)
+    accented = dashboard_app(config, ADMIN_PASSWORD="contraseña segura")
+    assert accented.test_client().get("/admin", headers=basic("contraseña segura")).status_code == 200
+    assert accented.test_client().get("/admin", headers=basic("contrasena segura")).status_code == 401
+
+
+def test_ten_wrong_passwords_lock_the_address_out_for_a_while(dashboard):
+    client = dashboard.test_client()
+    for _ in range(10):
+        assert client.get("/admin", headers=basic("guess")).status_code == 401
+    locked = client.get("/admin", headers=basic(PASSWORD))
+    assert locked.status_code == 429, "the right password must not be confirmed while guessing is locked out"
+    assert locked.headers["Retry-After"] == "60"
+
+
+def test_every_admin_response_carries_the_security_headers(dashboard):
+    client = dashboard.test_client()
+    for response in (client.get("/admin"), client.get("/admin", headers=basic(PASSWORD))):
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["X-Frame-Options"] == "DENY"
+        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "camera=()" in response.headers["Permissions-Policy"]
+        assert "geolocation=()" in response.headers["Permissions-Policy"]
+
+
+def test_the_page_loads_nothing_from_anywhere(dashboard):
+    markup = page(dashboard)
+    for needle in ("<script", "<link rel=\"stylesheet\"", "@import", "@font-face", "http://", "https://", "//cdn"):
+        assert needle not in markup.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_the_dashboard_shows_campaigns_topics_languages_and_hides_small_counts(dashboard):
+    for n in range(3):
+        texter = Conversation.start(dashboard, sender=f"+1860555012{n}")
+        texter.send("CARD7")
+        texter.send("1")  # 6 texts under motel-card-7, topic hotlines, English, SMS
+    Conversation.start(dashboard, sender="whatsapp:+18605550123").send("hola")  # 1 text, Spanish, WhatsApp
+
+    seen = Page(page(dashboard))  # the page writes the counts still waiting in memory first
+    assert seen.tables["table-weekly"]["motel-card-7"][-1] == "6"  # this week
+    assert seen.tables["table-weekly"]["(none)"][-1] == "<5"
+    assert seen.tables["table-topics"] == {"topic": ["texts"], "hotlines": ["6"], "welcome": ["<5"]}
+    assert seen.tables["table-languages"] == {"language": ["texts"], "English": ["6"], "Spanish": ["<5"]}
+    assert seen.tables["table-channels"] == {"channel": ["texts"], "SMS": ["6"], "WhatsApp": ["<5"]}
+    for chart in ("chart-weekly", "chart-topics", "chart-languages", "chart-channels"):
+        assert sorted(seen.values(chart)) == ["6", "<5"], chart  # never "1"
+    panels = [text for kind, text in seen.texts["chart-weekly"] if kind == "panel"]
+    assert panels == ["motel-card-7", "(none)"]
+
+
+def test_counts_under_5_are_drawn_the_same_size_whatever_they_are(dashboard):
+    day = today(dashboard)
+    counted(dashboard, (TextAnswered(day, "", "hotlines", "en", "sms"), 40),
+            (TextAnswered(day, "", "health", "en", "sms"), 1),
+            (TextAnswered(day, "", "law", "en", "sms"), 4))
+    seen = Page(page(dashboard))
+    assert seen.tables["table-topics"]["health"] == seen.tables["table-topics"]["law"] == ["<5"]
+    small = [bar for bar in seen.bars["chart-topics"] if "small" in bar["class"]]
+    assert len(small) == 2
+    assert small[0]["width"] == small[1]["width"] and small[0]["height"] == small[1]["height"]
+    big = [bar for bar in seen.bars["chart-topics"] if "small" not in bar["class"]]
+    assert float(big[0]["width"]) > 10 * float(small[0]["width"])
+    # listed big first, then the small ones by name: their order tells nothing either
+    assert [label for kind, label in seen.texts["chart-topics"] if kind == "label"] == ["hotlines", "health", "law"]
+
+
+def test_texts_are_counted_per_week_and_old_days_are_left_out(dashboard):
+    day = today(dashboard)
+    monday = day - dt.timedelta(days=day.weekday())
+    counted(dashboard, (TextAnswered(monday - dt.timedelta(days=1), "safe-card", "welcome", "en", "sms"), 3),
+            (TextAnswered(monday - dt.timedelta(days=7), "safe-card", "welcome", "en", "sms"), 4),  # same week
+            (TextAnswered(monday, "safe-card", "health", "es", "sms"), 9),
+            (TextAnswered(monday - dt.timedelta(weeks=admin.WEEKS), "old-card", "law", "en", "sms"), 50))
+    weekly = Page(page(dashboard)).tables["table-weekly"]
+    assert weekly["campaign"][-1] == f"week of {monday:%b} {monday.day}"
+    assert weekly["safe-card"][-2:] == ["7", "9"]  # last week: 3 + 4; this week: 9
+    assert set(weekly["safe-card"][:-2]) == {"–"}
+    assert "old-card" not in weekly
+
+
+def test_nothing_personal_appears_on_the_dashboard(dashboard):
+    form = {**inbound_form("+18605557319", "MARKBODY"), "ProfileName": "MARKNAME", "FromCity": "MARKCITY"}
+    client = dashboard.test_client()
+    response = client.post("/sms", data=form, headers={"X-Twilio-Signature": sign(
+        dashboard.config["TWILIO_AUTH_TOKEN"], SMS_URL, form)})
+    assert response.status_code == 200
+    response.close()
+    Conversation.start(dashboard, sender="+18605557319").send("CARD7")
+    markup = html.unescape(page(dashboard))
+    assert "Texts per week" in markup
+    for value in ("MARKBODY", "MARKNAME", "MARKCITY", "8605557319", "555-7319", form["MessageSid"]):
+        assert value not in markup
+
+
+@pytest.mark.parametrize("break_it", [
+    lambda line: setattr(line.directory, "engine", None),
+    lambda line: setattr(line.directory, "engine", create_engine("sqlite:////nonexistent-dir/helpline.db")),
+], ids=["no engine", "engine that cannot connect"])
+def test_with_the_database_down_the_page_says_so_and_still_shows_the_directory(dashboard, break_it):
+    Conversation.start(dashboard).send("CARD7")
+    break_it(dashboard.extensions["helpline"])
+    markup = html.unescape(page(dashboard))
+    assert "Counts unavailable: database unreachable." in markup
+    assert 'id="chart-weekly"' not in markup
+    assert 'id="chart-ages"' in markup and "Emergency" in markup
+
+
+def test_no_texts_yet_is_said_plainly(dashboard):
+    assert "No texts counted in the last 12 weeks." in page(dashboard)
+
+
+def test_the_directory_lists_services_by_age_and_highlights_stale_ones(dashboard):
+    seen = Page(page(dashboard))
+    services = admin.services_of(dashboard.extensions["helpline"].directory.snapshot)
+    ages = seen.tables["table-ages"]
+    assert len(ages) == 1 + len(services) and "Emergency" in ages
+
+    day = today(dashboard)
+    old = SimpleNamespace(id="a", label={"en": "Old clinic", "es": "Clínica"}, name="Old Clinic Inc",
+                          assured_date=day - dt.timedelta(days=400))
+    fresh = SimpleNamespace(id="b", label={"en": "New line", "es": "Línea"}, name="New Line",
+                            assured_date=day - dt.timedelta(days=30))
+    edge = SimpleNamespace(id="c", label={"en": "Edge line", "es": "Línea"}, name="Edge",
+                           assured_date=day - dt.timedelta(days=admin.STALE_DAYS))
+    never = SimpleNamespace(id="d", label={"en": "Unchecked", "es": "Sin"}, name="Unchecked", assured_date=None)
+    utc = SimpleNamespace(id="e", label={"en": "Stamped in UTC"}, name="UTC", assured_date=day + dt.timedelta(days=1))
+    typo = SimpleNamespace(id="f", label={"en": "Typo"}, name="Typo", assured_date=day + dt.timedelta(days=300))
+    dashboard.extensions["helpline"].directory.snapshot = SimpleNamespace(
+        services=lambda: (fresh, old, never, edge, utc, typo), source="database")
+    seen = Page(page(dashboard))
+    ages = seen.tables["table-ages"]
+    # oldest check first, never confirmed before all
+    assert list(ages)[1:] == ["Unchecked", "Old clinic", "Edge line", "New line", "Stamped in UTC", "Typo"]
+    assert ages["Old clinic"][2:] == ["400", f"older than {admin.STALE_DAYS} days"]
+    assert ages["Edge line"][-1] == ages["New line"][-1] == ages["Stamped in UTC"][-1] == "ok"
+    assert ages["Unchecked"][-1] == "never confirmed"
+    assert ages["Typo"][-1] == "date in the future"
+    highlighted = {name for name, kind in seen.row_classes["table-ages"].items() if kind == "stale"}
+    assert highlighted == {"Old clinic", "Unchecked", "Typo"}
+    kinds = [bar["class"] for bar in seen.bars["chart-ages"] if bar["class"].startswith("age")]
+    assert kinds == ["age never", "age stale", "age", "age", "age", "age stale"]
+    assert "<b>3</b>to confirm again" in page(dashboard)

@@ -190,10 +190,10 @@ def stats(days: int, as_json: bool) -> None:
     import json
 
     from bot import stats as counts
-    from bot.directory import TIME_ZONE, Base, make_engine
+    from bot.directory import TIME_ZONE, make_engine, migrate
 
     engine = make_engine(os.environ.get("DATABASE_URL") or default_database_url())
-    Base.metadata.create_all(engine)
+    migrate(engine)
     today = dt.datetime.now(TIME_ZONE).date()
     rows = counts.rows(engine, days, today)
     if as_json:

@@ -24,7 +24,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -495,16 +494,19 @@ def _strict_rules(package: hsds.Package) -> None:
 # The database.
 
 
-def _upgrade_old_layout(engine: Engine) -> None:
-    """Drop the tables of the directory.yaml era (they only ever held a copy of data/)."""
-    inspector = inspect(engine)
-    present = set(inspector.get_table_names())
-    if "service" in present and "row_order" not in {c["name"] for c in inspector.get_columns("service")}:
-        # with any new directory tables made beside them (stats' create_all), so foreign keys allow the drop
-        ours = {*HSDS_TABLES, "rejected_number", "directory_meta"}
-        old = MetaData()
-        old.reflect(engine, only=sorted(present & ours))
-        old.drop_all(engine)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database's schema to the newest Alembic revision (creating it when new)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def _replace(session: Session, package: hsds.Package, rejected: Sequence[hsds.Rejected]) -> None:
@@ -532,8 +534,7 @@ def read_data(data_dir: Path | str) -> hsds.Package:
 
 def load_database(engine: Engine, data_dir: Path | str, *, force: bool = False) -> bool:
     """Create the tables and (re)load data/ when the database is new or data/ changed."""
-    _upgrade_old_layout(engine)
-    Base.metadata.create_all(engine)
+    migrate(engine)
     fingerprint = hsds.fingerprint(data_dir)
     with Session(engine) as session, session.begin():
         current = session.get(Meta, "data_fingerprint")
@@ -570,8 +571,7 @@ def import_package(engine: Engine, package: hsds.Package, data_dir: Path | str,
     apply_line_rules(package, rejected, strict=False)
     content = json.dumps({n: package.rows(n) for n in package.tables}, default=str, sort_keys=True)
     revision = "import:" + hashlib.sha256(content.encode()).hexdigest()
-    _upgrade_old_layout(engine)
-    Base.metadata.create_all(engine)
+    migrate(engine)
     with Session(engine) as session, session.begin():
         _replace(session, package, rejected)
         _set_meta(session, data_fingerprint=hsds.fingerprint(data_dir), revision=revision)

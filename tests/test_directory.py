@@ -199,21 +199,6 @@ def test_a_fresh_database_is_created_and_loaded_on_first_start(app, config):
     assert app.extensions["helpline"].directory.snapshot.source == "database"
 
 
-def test_a_database_from_the_directory_yaml_days_is_rebuilt(tmp_path):
-    from sqlalchemy import text
-
-    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    with engine.begin() as connection:
-        connection.execute(text("create table organization (id varchar(64) primary key, name varchar(200))"))
-        connection.execute(text("create table service (id varchar(64) primary key, label_en varchar(100))"))
-        connection.execute(text("create table directory_meta (key varchar(40) primary key, value text)"))
-        connection.execute(text("insert into directory_meta values ('data_fingerprint', 'old')"))
-        connection.execute(text("create table location (id varchar(64) primary key, organization_id varchar(64) "
-                                "references organization (id))"))
-    assert load_database(engine, DATA)
-    assert "Crisis line" in {s.label["en"] for s in snapshot_from_data(DATA).services}
-
-
 def test_when_the_database_is_unreachable_the_line_still_answers_with_911(config, tmp_path):
     from bot import create_app
 

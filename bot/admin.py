@@ -377,7 +377,7 @@ def _failed_login_key() -> str:
 def _locked_out(key: str) -> bool:
     """Too many wrong passwords from this address lately: refuse even the right one for a while."""
     try:
-        return not current_app.extensions["helpline"].limiter.limiter.test(LOGIN_LIMIT, key)
+        return not current_app.extensions["helpline"].limits.test(key, [LOGIN_LIMIT])
     except Exception as err:  # the counter's storage is down: the password alone still guards the page
         log.warning("admin: login limit unavailable (%s)", type(err).__name__)
         return False
@@ -385,7 +385,7 @@ def _locked_out(key: str) -> bool:
 
 def _count_failure(key: str) -> None:
     try:
-        current_app.extensions["helpline"].limiter.limiter.hit(LOGIN_LIMIT, key)
+        current_app.extensions["helpline"].limits.hit(key, [LOGIN_LIMIT])
     except Exception as err:
         log.warning("admin: login limit unavailable (%s)", type(err).__name__)
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -497,8 +498,25 @@ def _strict_rules(package: hsds.Package) -> None:
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+SCHEMA_HEAD = "0001"  # the newest revision in bot/migrations/versions (tests/test_migrations.py checks)
+
+
+def schema_revision(engine: Engine) -> str | None:
+    """The Alembic revision the database is at, or None for a new database."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the database's schema to the newest Alembic revision (creating it when new)."""
+    """Bring the database's schema to the newest Alembic revision (creating it when new).
+
+    Alembic is imported only when there is something to do, so a worker starting on an
+    up-to-date database does not carry it.
+    """
+    if schema_revision(engine) == SCHEMA_HEAD:
+        return
     from alembic import command
     from alembic.config import Config
 

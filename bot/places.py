@@ -7,13 +7,18 @@ one reply and dropped.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import re
+import subprocess
+import sys
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
@@ -24,6 +29,8 @@ FUZZY_MIN_LENGTH = 5  # shorter words must match exactly ("kent" is not "cent")
 _ZIP = re.compile(r"(?<!\d)(\d{5})(?:-\d{4})?(?!\d)")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _FILLER = frozenset({"ct", "conn", "connecticut"})
+CACHE_DIR = Path(os.environ.get("HELPLINE_INSTANCE_DIR") or Path(__file__).resolve().parent.parent / "instance")
+CACHE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,50 @@ def _place(name: str, zips: list[dict]) -> Place:
 
 @lru_cache(maxsize=1)
 def _index() -> _Index:
-    """Build the town tables once (about 0.3 s), on first use."""
+    """The town tables, built once per machine and kept in the instance folder.
+
+    The postal data holds every US ZIP code (about 38 MB once loaded, for the life of the
+    process), so the Connecticut tables are built in a short-lived child process and only
+    they are kept: a worker never loads the rest.
+    """
+    import importlib.metadata
+
+    version = importlib.metadata.version("zipcodes")
+    cache = CACHE_DIR / f"ct-places-{version}-v{CACHE_FORMAT}.json"
+    try:
+        return _from_json(json.loads(cache.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    built = subprocess.run([sys.executable, "-m", "bot.places"], check=True, capture_output=True,  # noqa: S603
+                           text=True, timeout=60).stdout
+    index = _from_json(json.loads(built))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cache.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(built, encoding="utf-8")
+        temporary.replace(cache)
+    except OSError:
+        pass  # a read-only instance folder: build again next start
+    return index
+
+
+def _to_json(index: _Index) -> str:
+    towns = {k: [p.name, p.lat, p.lon, p.county] for k, p in index.towns.items()}
+    return json.dumps({"towns": towns, "names": index.names, "by_zip": index.by_zip})
+
+
+def _from_json(data: dict) -> _Index:
+    towns = {k: Place(name, lat, lon, county) for k, (name, lat, lon, county) in data["towns"].items()}
+    names = dict(data["names"])
+    fuzzy: dict[str, list[str]] = defaultdict(list)
+    for k in sorted(names):
+        if len(k) >= FUZZY_MIN_LENGTH:
+            fuzzy[k[0]].append(k)
+    return _Index(towns, names, dict(data["by_zip"]), {letter: tuple(keys) for letter, keys in fuzzy.items()})
+
+
+def _build() -> _Index:
+    """Build the town tables from the postal data (about 0.3 s and 38 MB)."""
     import zipcodes
 
     rows = [z for z in zipcodes.filter_by(state=STATE) if z.get("lat") and z.get("long")]
@@ -111,11 +161,7 @@ def _index() -> _Index:
     for alias, counter in votes.items():
         if alias not in names:
             names[alias] = max(sorted(counter), key=lambda town: counter[town])
-    fuzzy: dict[str, list[str]] = defaultdict(list)
-    for k in sorted(names):
-        if len(k) >= FUZZY_MIN_LENGTH:
-            fuzzy[k[0]].append(k)
-    return _Index(found, names, by_zip, {letter: tuple(keys) for letter, keys in fuzzy.items()})
+    return _Index(found, names, by_zip, {})
 
 
 def towns() -> list[Place]:
@@ -184,3 +230,7 @@ def distance_km(a: Place, lat: float, lon: float) -> float:
     dp, dl = p2 - p1, math.radians(lon - a.lon)
     h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+if __name__ == "__main__":  # the child process of _index(): print the tables as JSON
+    print(_to_json(_build()))

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -30,6 +31,7 @@ PERSONAL_FIELDS = frozenset(
 MAX_COOKIE = 512
 
 
+@lru_cache(maxsize=16)
 def derive_key(secret: str | bytes, purpose: str) -> bytes:
     """A 32-byte key for one purpose, so the cookie and the hashes never share a key."""
     if isinstance(secret, str):

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from flask_limiter import Limiter, RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from bot import directory, engine, places, stats
 from bot.flows import Flows, load_flows
 from bot.privacy import StateCodec, keyed_hash
+from bot.ratelimit import Limits
 from bot.replies import Renderer
 from bot.twilio import EMPTY_TWIML, signature_valid, twiml
 
@@ -36,8 +36,7 @@ class Helpline:
     token: str
     local: bool
     directory: directory.DirectoryCache
-    limiter: Limiter
-    rate_limit: str
+    limits: Limits
     tally: stats.Tally
     renderer: Renderer = field(init=False)
     safe_twiml: str = field(init=False)
@@ -94,17 +93,15 @@ def sms() -> Response:
     if not _authorised(line):
         return Response("Forbidden: the Twilio signature is missing or wrong.\n", status=403,
                         mimetype="text/plain")
-    try:
-        with line.limiter.limit(line.rate_limit, key_func=sender_key):
-            pass
-    except RateLimitExceeded:
+    if not line.limits.hit(sender_key()):
         return _xml(EMPTY_TWIML)  # Twilio webhooks have no 429: answer nothing, pay for nothing
     text = request.form.get("Body", "")
     now = time.time()
     flows = line.flows.for_line(request.form.get("To", ""))
     state = line.codec.open(request.cookies.get(COOKIE))
     state, replies = engine.step(state, text, flows, now)
-    response = _xml(twiml(line.renderer.messages(replies, now)))
+    private = any(reply.near for reply in replies)  # a town the texter named is not kept, even in a cache
+    response = _xml(twiml(line.renderer.messages(replies, now), cache=not private))
     line.tally.count(_event(state, replies, now))
     if state is None:
         response.delete_cookie(COOKIE)
@@ -159,11 +156,11 @@ def init_app(app: Flask) -> None:
     places.towns()  # read the postal data now, not while a texter waits
     cache = directory.DirectoryCache.open(app.config["DATABASE_URL"], app.config["DATA_DIR"],
                                           app.config["DIRECTORY_REFRESH_SECONDS"])
-    limiter = Limiter(key_func=sender_key, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"],
-                      headers_enabled=False, swallow_errors=True, in_memory_fallback_enabled=True)
+    limits = Limits(app.config["RATE_LIMIT"], app.config["RATELIMIT_STORAGE_URI"],
+                    app.config.get("RATELIMIT_KEY_PREFIX") or "helpline")
     app.extensions["helpline"] = Helpline(
         flows=flows, codec=StateCodec(app.config["SECRET_KEY"]), token=app.config["TWILIO_AUTH_TOKEN"] or "",
-        local=app.config["LOCAL_MODE"], directory=cache, limiter=limiter, rate_limit=app.config["RATE_LIMIT"],
+        local=app.config["LOCAL_MODE"], directory=cache, limits=limits,
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
     )
     atexit.register(app.extensions["helpline"].tally.flush)

@@ -61,3 +61,14 @@ def test_the_line_runs_on_postgresql_given_a_plain_url(config, postgres_url):
     assert sum(r["count"] for r in rows(line.directory.engine, 2, dt.date.today())) >= 1
     assert app.test_client().get("/healthz").status_code == 200
     line.directory.engine.dispose()
+
+
+def test_the_schema_head_constant_is_the_newest_migration():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from bot.directory import MIGRATIONS, SCHEMA_HEAD
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD

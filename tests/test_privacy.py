@@ -17,7 +17,7 @@ MARKS = {
     "Body": "clinic MARKBODY71",
     "FromCity": "MARKCITY",
     "FromState": "MARKSTATE",
-    "FromZip": "06119",
+    "FromZip": "06999",  # shaped like a CT ZIP, but none is (the public town table lists them all)
     "FromCountry": "MARKCOUNTRY",
     "ProfileName": "MARKPROFILE",
     "WaId": "18605557319",

@@ -12,6 +12,8 @@ import logging
 import math
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -496,9 +498,8 @@ def _strict_rules(package: hsds.Package) -> None:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
-SCHEMA_HEAD = "0001"  # the newest revision in bot/migrations/versions (tests/test_migrations.py checks)
+SCHEMA_HEAD = "0001"
+MIGRATE_URL = "HELPLINE_MIGRATE_URL"  # the newest revision in bot/migrations/versions (tests/test_migrations.py checks)
 
 
 def schema_revision(engine: Engine) -> str | None:
@@ -512,11 +513,26 @@ def schema_revision(engine: Engine) -> str | None:
 def migrate(engine: Engine) -> None:
     """Bring the database's schema to the newest Alembic revision (creating it when new).
 
-    Alembic is imported only when there is something to do, so a worker starting on an
-    up-to-date database does not carry it.
+    The upgrade runs in a short-lived child process, so a worker never carries Alembic (about
+    11 MB); several workers starting on a new database at once are fine: one creates the
+    schema, the others find it done.
     """
     if schema_revision(engine) == SCHEMA_HEAD:
         return
+    url = engine.url.render_as_string(hide_password=False)
+    if url.endswith(":memory:") or url in ("sqlite://", "sqlite+pysqlite://"):
+        upgrade_schema(engine)  # a private in-memory database: only this process can see it
+        return
+    env = {**os.environ, MIGRATE_URL: url}  # the URL may hold a password: never on a command line
+    child = subprocess.run([sys.executable, "-m", "bot.directory"], env=env, capture_output=True,  # noqa: S603
+                           text=True, timeout=300, check=False)
+    if schema_revision(engine) != SCHEMA_HEAD:
+        last = (child.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SQLAlchemyError(f"the schema could not be brought to revision {SCHEMA_HEAD}: {last}")
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Run the Alembic migrations up to the newest revision, in this process."""
     from alembic import command
     from alembic.config import Config
 
@@ -757,3 +773,9 @@ class DirectoryCache:
         except SQLAlchemyError as err:
             self.problem = f"database unavailable ({type(err).__name__})"
             log.warning("directory: %s; keeping the last loaded directory", self.problem)
+
+
+if __name__ == "__main__":  # the child process of migrate(): upgrade the database named in the environment
+    import bot.stats  # noqa: F401 - its table is part of the schema
+
+    upgrade_schema(make_engine(os.environ[MIGRATE_URL]))

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.sessions import SessionInterface
 from werkzeug.exceptions import HTTPException
 
 from bot import directory, engine, places, stats
@@ -38,17 +39,34 @@ class Helpline:
     directory: directory.DirectoryCache
     limits: Limits
     tally: stats.Tally
+    secret: str
+    timezone: dt.tzinfo
     renderer: Renderer = field(init=False)
     safe_twiml: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.rebuild()
 
+    def day(self, now: float) -> dt.date:
+        """The line's calendar day at a moment (counts are per day, in the line's time zone)."""
+        return dt.datetime.fromtimestamp(now, self.timezone).date()
+
     def rebuild(self) -> None:
         """Re-render against the current snapshot (at start and when the directory changes)."""
         self.renderer = Renderer(self.flows, self.directory.snapshot)
         fallback = engine.step(None, "", self.flows, 0)[1]
         self.safe_twiml = twiml(self.renderer.messages(fallback))
+
+
+class NoSessions(SessionInterface):
+    """No Flask session: the line's only state is its own sealed cookie, and opening Flask's
+    signed session on every text cost a worker more than the engine did."""
+
+    def open_session(self, app: Flask, request: Any) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def helpline() -> Helpline:
@@ -77,10 +95,9 @@ def _authorised(line: Helpline) -> bool:
     return line.local and _loopback(request.remote_addr)
 
 
-def sender_key() -> str:
+def sender_key(secret: str, sender: str, now: float) -> str:
     """Who the rate limit counts: a keyed hash of the number that changes every day."""
-    day = time.strftime("%Y-%m-%d", time.gmtime())
-    return "sms:" + keyed_hash(current_app.config["SECRET_KEY"], request.form.get("From", ""), day)
+    return "sms:" + keyed_hash(secret, sender, time.strftime("%Y-%m-%d", time.gmtime(now)))
 
 
 def _xml(body: str) -> Response:
@@ -93,16 +110,17 @@ def sms() -> Response:
     if not _authorised(line):
         return Response("Forbidden: the Twilio signature is missing or wrong.\n", status=403,
                         mimetype="text/plain")
-    if not line.limits.hit(sender_key()):
+    form, now = request.form, time.time()
+    sender = form.get("From", "")
+    if not line.limits.hit(sender_key(line.secret, sender, now)):
         return _xml(EMPTY_TWIML)  # Twilio webhooks have no 429: answer nothing, pay for nothing
-    text = request.form.get("Body", "")
-    now = time.time()
-    flows = line.flows.for_line(request.form.get("To", ""))
+    flows = line.flows.for_line(form.get("To", ""))
     state = line.codec.open(request.cookies.get(COOKIE))
-    state, replies = engine.step(state, text, flows, now)
+    state, replies = engine.step(state, form.get("Body", ""), flows, now)
     private = any(reply.near for reply in replies)  # a town the texter named is not kept, even in a cache
     response = _xml(twiml(line.renderer.messages(replies, now), cache=not private))
-    line.tally.count(_event(state, replies, now))
+    channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
+    line.tally.count(_event(state, replies, line.day(now), channel))
     if state is None:
         response.delete_cookie(COOKIE)
     else:
@@ -112,12 +130,11 @@ def sms() -> Response:
     return response
 
 
-def _event(state: engine.State | None, replies: tuple[engine.Reply, ...], now: float) -> stats.TextAnswered:
+def _event(state: engine.State | None, replies: tuple[engine.Reply, ...], day: dt.date,
+           channel: str) -> stats.TextAnswered:
     """What is counted of a text: its day, campaign tag, topic, language and channel."""
-    channel = "whatsapp" if request.form.get("From", "").startswith("whatsapp:") else "sms"
     topic = replies[0].topic if replies else "optout"
     lang = replies[0].lang if replies else (state.lang if state else "")
-    day = dt.datetime.fromtimestamp(now, current_app.config["TIMEZONE"]).date()
     return stats.TextAnswered(day, state.campaign if state else "", topic, lang, channel)
 
 
@@ -162,6 +179,8 @@ def init_app(app: Flask) -> None:
         flows=flows, codec=StateCodec(app.config["SECRET_KEY"]), token=app.config["TWILIO_AUTH_TOKEN"] or "",
         local=app.config["LOCAL_MODE"], directory=cache, limits=limits,
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
+        secret=app.config["SECRET_KEY"], timezone=app.config["TIMEZONE"],
     )
+    app.session_interface = NoSessions()
     atexit.register(app.extensions["helpline"].tally.flush)
     app.register_blueprint(bp)

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import threading
 from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
@@ -39,17 +40,41 @@ def derive_key(secret: str | bytes, purpose: str) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose.encode()).derive(secret)
 
 
+class Nonces:
+    """Random 96-bit nonces, read from the OS in batches (one system call per 256 nonces).
+
+    A batch is never shared between processes: a worker forked from a master that had one
+    starts a new batch, so no two processes can seal with the same nonce.
+    """
+
+    SIZE = 12
+    BATCH = 256
+
+    def __init__(self) -> None:
+        self._pid, self._pool, self._next = -1, b"", 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bytes:
+        with self._lock:
+            if self._pid != os.getpid() or self._next >= len(self._pool):
+                self._pid, self._pool, self._next = os.getpid(), os.urandom(self.SIZE * self.BATCH), 0
+            nonce = self._pool[self._next : self._next + self.SIZE]
+            self._next += self.SIZE
+            return nonce
+
+
 class StateCodec:
     """Seal a State into an opaque cookie value and open it again."""
 
     def __init__(self, secret: str | bytes):
         self._aead = AESGCM(derive_key(secret, "helpline state cookie v1"))
+        self._nonces = Nonces()
 
     def seal(self, state: State) -> str:
         """The cookie value for a state: random nonce + ciphertext, URL-safe base64."""
         plain = json.dumps([state.node, state.lang, state.at, state.trail, state.offer, state.campaign],
                            separators=(",", ":"))
-        nonce = os.urandom(12)
+        nonce = self._nonces.take()
         sealed = nonce + self._aead.encrypt(nonce, plain.encode(), None)
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 

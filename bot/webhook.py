@@ -121,11 +121,12 @@ def sms() -> Response:
     response = _xml(twiml(line.renderer.messages(replies, now), cache=not private))
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
     line.tally.count(_event(state, replies, line.day(now), channel))
-    if state is None:
-        response.delete_cookie(COOKIE)
-    else:
-        response.set_cookie(COOKIE, line.codec.seal(state), max_age=engine.EXPIRY_SECONDS,
-                            httponly=True, secure=request.is_secure, samesite="Lax")
+    secure = "; Secure" if request.is_secure else ""
+    if state is None:  # nothing to keep: tell Twilio to drop the cookie now
+        response.headers["Set-Cookie"] = f"{COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}"
+    else:  # the sealed value is URL-safe base64: nothing in it needs quoting
+        response.headers["Set-Cookie"] = (f"{COOKIE}={line.codec.seal(state)}; Max-Age={engine.EXPIRY_SECONDS}; "
+                                          f"Path=/; HttpOnly; SameSite=Lax{secure}")
     response.call_on_close(lambda: _after_answer(line, now))
     return response
 

@@ -296,7 +296,7 @@ def test_24_7_lines_say_so_in_both_languages(flows):
     english = "\n".join(renderer.messages([_reply(flows, "hotlines", "en")], now=at(WEDNESDAY, 3)))
     spanish = "\n".join(renderer.messages([_reply(flows, "hotlines", "es")], now=at(WEDNESDAY, 3)))
     assert "Crisis line: call or text 988 (24/7, free)" in english
-    assert "Línea de crisis: llama o manda un texto al 988 (24/7, en español)" in spanish
+    assert "Apoyo en crisis: llama o escribe al 988 (24/7, en español)" in spanish
 
 
 def test_a_service_line_shows_its_hours_and_the_one_feature_that_matters_most():

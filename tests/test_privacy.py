@@ -86,3 +86,21 @@ def test_log_redaction_removes_phone_numbers():
 
     RedactingFilter().filter(record)
     assert record.getMessage() == "texter [number] wrote"
+
+
+def test_nonces_never_repeat_and_a_forked_worker_draws_its_own():
+    import os
+
+    from bot.privacy import Nonces
+
+    nonces = Nonces()
+    taken = [nonces.take() for _ in range(3 * Nonces.BATCH)]
+    assert len(set(taken)) == len(taken) and all(len(n) == 12 for n in taken)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: as a gunicorn worker forked from a master that had a batch
+        os.write(write, nonces.take())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 12)
+    assert child != nonces.take() and child not in taken

@@ -102,10 +102,10 @@ def test_each_number_has_its_own_campaign_words(config, tmp_path):
     original = chat.LINE_NUMBER
     try:
         chat.LINE_NUMBER = clinic_number
-        assert clinic.send("CARD7")[0].startswith("Hi, this is a free help line")  # not this number's card
+        assert clinic.send("CARD7")[0].startswith("Hi. Free private help")  # not this number's card
     finally:
         chat.LINE_NUMBER = original
-    assert other.send("CARD7")[0].startswith("Here are people you can reach any time")
+    assert other.send("CARD7")[0].startswith("People you can reach any time")
 
 
 def test_a_number_may_name_an_unknown_campaign_or_welcome_only_as_an_error(tmp_path):

@@ -58,7 +58,7 @@ def test_a_message_over_budget_is_an_error_naming_file_line_and_node(tmp_path):
     target = copy_flows(tmp_path)
     text = (target / "law.yaml").read_text()
     long_line = "This sentence makes the message much longer than it should be. " * 12
-    text = text.replace("It is not legal advice. What do you want to know?", long_line.strip(), 1)
+    text = text.replace("General information on the law in Connecticut, not legal advice.", long_line.strip(), 1)
     (target / "law.yaml").write_text(text)
     report = check(load_flows(target), DATA)
     assert any("law.yaml:" in e and "node 'law' (en)" in e and "over the budget of 4" in e for e in report.errors)

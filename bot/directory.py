@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from bot import hsds, places
@@ -498,8 +499,10 @@ def _strict_rules(package: hsds.Package) -> None:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SCHEMA_HEAD = "0001"
-MIGRATE_URL = "HELPLINE_MIGRATE_URL"  # the newest revision in bot/migrations/versions (tests/test_migrations.py checks)
+SCHEMA_HEAD = "0001"  # the newest revision in bot/migrations/versions (tests/test_migrations.py checks)
+MIGRATE_URL = "HELPLINE_MIGRATE_URL"
+MIGRATION_WAIT = 20.0  # seconds a worker waits for another worker's schema upgrade
+LOAD_ATTEMPTS = 5
 
 
 def schema_revision(engine: Engine) -> str | None:
@@ -526,9 +529,12 @@ def migrate(engine: Engine) -> None:
     env = {**os.environ, MIGRATE_URL: url}  # the URL may hold a password: never on a command line
     child = subprocess.run([sys.executable, "-m", "bot.directory"], env=env, capture_output=True,  # noqa: S603
                            text=True, timeout=300, check=False)
-    if schema_revision(engine) != SCHEMA_HEAD:
-        last = (child.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SQLAlchemyError(f"the schema could not be brought to revision {SCHEMA_HEAD}: {last}")
+    deadline = time.monotonic() + (0 if child.returncode == 0 else MIGRATION_WAIT)
+    while schema_revision(engine) != SCHEMA_HEAD:  # failed: perhaps another worker is migrating right now
+        if time.monotonic() >= deadline:
+            last = (child.stderr.strip().splitlines() or ["no output"])[-1]
+            raise SQLAlchemyError(f"the schema could not be brought to revision {SCHEMA_HEAD}: {last}")
+        time.sleep(0.2)
 
 
 def upgrade_schema(engine: Engine) -> None:
@@ -567,17 +573,29 @@ def read_data(data_dir: Path | str) -> hsds.Package:
 
 
 def load_database(engine: Engine, data_dir: Path | str, *, force: bool = False) -> bool:
-    """Create the tables and (re)load data/ when the database is new or data/ changed."""
+    """Create the tables and (re)load data/ when the database is new or data/ changed.
+
+    Workers starting together may race to load a new database: the loser's transaction fails
+    (a duplicate row, or SQLite's lock) and it looks again, finding the data loaded.
+    """
     migrate(engine)
     fingerprint = hsds.fingerprint(data_dir)
-    with Session(engine) as session, session.begin():
-        current = session.get(Meta, "data_fingerprint")
-        if current is not None and current.value == fingerprint and not force:
-            return False
-        package = read_data(data_dir)
-        _replace(session, package, package.rejected)
-        _set_meta(session, data_fingerprint=fingerprint, revision=fingerprint)
-    return True
+    for attempt in range(LOAD_ATTEMPTS):
+        try:
+            with Session(engine) as session, session.begin():
+                current = session.get(Meta, "data_fingerprint")
+                if current is not None and current.value == fingerprint and not force:
+                    return False
+                package = read_data(data_dir)
+                _replace(session, package, package.rejected)
+                _set_meta(session, data_fingerprint=fingerprint, revision=fingerprint)
+            return True
+        except (IntegrityError, OperationalError):
+            if attempt == LOAD_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+            force = False  # whoever won loaded the same data/
+    return False
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from bot import admin, privacy, webhook
 
-    privacy.install_redaction(logging.getLogger(), app.logger)
+    privacy.install_redaction()
     webhook.init_app(app)
     admin.init_app(app)
     return app

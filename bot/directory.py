@@ -755,8 +755,15 @@ class DirectoryCache:
         """Load at start; if the database fails, answer from data/ (then the built-in numbers)."""
         try:
             engine = make_engine(url)
-            load_database(engine, data_dir)
-            cache = cls(engine, url, data_dir, read_snapshot(engine), None, refresh_seconds)
+            try:
+                load_database(engine, data_dir)
+                problem = None
+            except FlowError as err:  # a broken edit of data/: keep answering with the last good directory
+                if schema_revision(engine) != SCHEMA_HEAD or not read_snapshot(engine).services:
+                    raise
+                problem = f"data/ not loaded: {err}"
+                log.error("directory: %s; answering with the directory last loaded", err)
+            cache = cls(engine, url, data_dir, read_snapshot(engine), problem, refresh_seconds)
             warn_if_stale(cache.snapshot)
             return cache
         except SQLAlchemyError as err:

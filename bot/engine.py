@@ -52,6 +52,10 @@ def fresh(state: State | None, flows: Flows, now: float) -> State | None:
         return None
     if state.node not in flows.nodes or state.lang not in LANGUAGES:
         return None
+    known = flows.nodes.keys()  # after a flow edit, forget steps that lead nowhere now
+    if not (known >= set(state.trail) and known >= set(state.offer)):
+        return replace(state, trail=tuple(n for n in state.trail if n in known),
+                       offer=tuple(n for n in state.offer if n in known))
     return state
 
 
@@ -138,7 +142,7 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     if command == "help":
         return _go(state, "help", lang, minute), (_reply(flows, "help", lang),)
 
-    if state is not None:
+    if state is not None:  # with no conversation (or after 30 minutes), a number gets the welcome
         choice = menu_number(tokens, lexicon.numbers)
         choices = state.offer or tuple(o.goto for o in flows.nodes[state.node].options)
         if choice is not None and 1 <= choice <= len(choices):

@@ -147,12 +147,11 @@ class Campaign:
 
 @dataclass(frozen=True)
 class Line:
-    """One of the deployment's numbers: its own welcome, campaign words and directory region."""
+    """One of the deployment's numbers: its own welcome and campaign words."""
 
     number: str
     welcome: str = "welcome"
     campaigns: tuple[str, ...] | None = None  # None: every campaign
-    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,6 @@ class Flows:
     campaigns: Mapping[str, Campaign] = field(default_factory=dict)  # normalised word -> campaign
     lines: Mapping[str, Line] = field(default_factory=dict)  # the line's number -> its settings
     welcome: str = "welcome"  # this line's main menu
-    region: str | None = None
 
     def menu(self, node: str, lang: str) -> str:
         """The numbered options (and footer) shown under a node's text."""
@@ -184,8 +182,7 @@ class Flows:
         for number, line in self.lines.items():
             campaigns = {k: c for k, c in self.campaigns.items()
                          if line.campaigns is None or c.word in line.campaigns}
-            variants[number] = replace(self, campaigns=campaigns, lines={}, welcome=line.welcome,
-                                       region=line.region)
+            variants[number] = replace(self, campaigns=campaigns, lines={}, welcome=line.welcome)
         return variants
 
 
@@ -266,20 +263,22 @@ def _keyword_table(path: Path) -> tuple[str, dict]:
 
 
 def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str, Node]) -> None:
+    seen: dict[str, tuple[str, Path]] = {}  # across both tables: they are merged when the line runs
     for path, table in tables.values():
         for section in ("danger", "danger_alone", "topics"):
             for target in table[section]:
                 if target not in nodes:
                     raise FlowError(path, f"{section} lead to node '{target}', which does not exist",
                                     line=line_of(table[section]))
-        seen: dict[str, str] = {}
         for target, phrases in table["topics"].items():
             for phrase in phrases:
                 key = normalize(str(phrase))
                 if not key:
                     raise FlowError(path, f"topics.{target} has an empty phrase", line=line_of(table["topics"]))
-                if seen.setdefault(key, target) != target:
-                    raise FlowError(path, f"'{phrase}' leads to both '{seen[key]}' and '{target}'",
+                first, where = seen.setdefault(key, (target, path))
+                if first != target:
+                    also = "" if where == path else f" (in {where.name})"
+                    raise FlowError(path, f"'{phrase}' leads to both '{first}'{also} and '{target}'",
                                     line=line_of(table["topics"]))
     missing = [lang for lang in LANGUAGES if lang not in tables]
     if missing:
@@ -354,8 +353,7 @@ def _campaigns(path: Path, nodes: Mapping[str, Node]) -> tuple[dict[str, Campaig
         if unknown:
             raise FlowError(path, f"line {number} names unknown campaign(s) {', '.join(map(str, unknown))}",
                             line=line_of(raw))
-        lines[str(number)] = Line(str(number), welcome, None if words is None else tuple(map(str, words)),
-                                  raw.get("region"))
+        lines[str(number)] = Line(str(number), welcome, None if words is None else tuple(map(str, words)))
     return campaigns, lines
 
 
@@ -402,4 +400,9 @@ def load_flows(directory: Path | str) -> Flows:
         tables[lang] = (path, table)
     _check_keywords(tables, nodes)
     lexicon = Lexicon.build({lang: table for lang, (_, table) in tables.items()})
+    for key, campaign in campaigns.items():
+        words = tuple(key.split())
+        if lexicon.commands.exact(words) or lexicon.hits_at("danger", words) or lexicon.hits_at("danger_alone", words):
+            raise FlowError(directory / CAMPAIGNS_FILE, f"campaign word '{campaign.word}' is already a command or "
+                            "a danger word, which must keep working from a first text")
     return Flows(nodes, strings, lexicon, _menus(nodes, strings), _titles(nodes), campaigns, lines)

@@ -81,14 +81,18 @@ class PhraseTable:
         """
         return [(target, length) for target, length, _ in self.hits_at(tokens)]
 
-    def hits_at(self, tokens: tuple[str, ...]) -> list[tuple[str, int, int]]:
-        """(target, phrase length, position) for the longest phrase starting at each word."""
+    def hits_at(self, tokens: tuple[str, ...], every: bool = False) -> list[tuple[str, int, int]]:
+        """(target, phrase length, position) for the longest phrase starting at each word
+        (with every=True: each target's longest phrase there, as context cues overlap)."""
         found = []
         for i, token in enumerate(tokens):
+            seen: set[str] = set()
             for phrase, target in self.by_first.get(token, ()):
-                if tokens[i : i + len(phrase)] == phrase:
+                if target not in seen and tokens[i : i + len(phrase)] == phrase:
                     found.append((target, len(phrase), i))
-                    break
+                    if not every:
+                        break
+                    seen.add(target)
         return found
 
     def exact(self, tokens: tuple[str, ...]) -> str | None:
@@ -119,7 +123,7 @@ class Stems:
         """(target, length, position) of the section's phrases in the words."""
         if section in self.stemmed:
             words = tuple(self.stem(list(words)))
-        return self.tables[section].hits_at(words)
+        return self.tables[section].hits_at(words, every=section == "context")
 
 
 def _stemmer(lang: str) -> Callable[[list[str]], list[str]]:
@@ -289,7 +293,7 @@ SELF_HARM = "danger.selfharm"  # never cancelled by "years ago"
 YOUNG_HEALTH = "health.young"  # health questions from or about someone under 18
 PAST_HARM = "out.counseling"  # danger words about the past: someone to talk to
 ROUTES = (CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM)
-NEGATION_WINDOW = 2  # words before a danger phrase in which "not", "no", "never" cancel it
+NEGATION_WINDOW = 1  # only the word right before a danger phrase can cancel it
 ALONE = 3  # a danger_alone phrase counts in a text of at most this many words
 MINOR_AGES = range(10, 18)
 
@@ -315,23 +319,30 @@ def _context(words: tuple[str, ...], lexicon: Lexicon) -> dict[str, list[int]]:
     return found
 
 
+def teen_age(words: tuple[str, ...], cues: dict[str, list[int]], kinds: tuple[str, ...]) -> bool:
+    """An age of 10-17 said as an age ("im 15", "a 14 yr old", "tengo 16"), by these cue kinds."""
+    ages = {p for kind in kinds for p in cues.get(kind, ())}
+    return any(word.isdigit() and int(word) in MINOR_AGES and any(j in ages for j in range(i - 2, i + 3))
+               for i, word in enumerate(words))
+
+
 def mentions_minor(words: tuple[str, ...], cues: dict[str, list[int]]) -> bool:
     """A child or teen is in the text: a word for one, or an age of 10-17 said as an age.
 
     "im 15", "a 14 yr old", "tengo 16", "mi hija de 13" count; "2 kids" or "20 min" do not.
     """
-    if "minor" in cues:
-        return True
-    ages = set(cues.get("age", ()))
-    for i, word in enumerate(words):
-        if word.isdigit() and int(word) in MINOR_AGES and any(j in ages for j in range(i - 2, i + 3)):
-            return True
-    return False
+    return "minor" in cues or teen_age(words, cues, ("age", "age_self"))
 
 
-def negated(position: int, cues: dict[str, list[int]]) -> bool:
-    """A negation word stands just before this position ("im not in danger")."""
-    return any(position - NEGATION_WINDOW <= n < position for n in cues.get("negation", ()))
+def negated(words: tuple[str, ...], position: int, cues: dict[str, list[int]]) -> bool:
+    """The word just before this position negates it: "im not in danger", "no estoy en peligro".
+
+    Spanish "no" negates only a verb or pronoun after it ("no, me va a matar" is not negated).
+    """
+    before = position - NEGATION_WINDOW
+    if before < 0 or before not in cues.get("negation", ()):
+        return False
+    return words[before] != "no" or position in cues.get("after_no", ())
 
 
 PAST_WINDOW = 6  # a past cue this close to a danger phrase puts it in the past ...
@@ -352,22 +363,26 @@ def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
     minor = mentions_minor(words, cues)
     danger = None
     found = lexicon.hits_at("danger", words)
-    if len(words) <= ALONE:
+    if len(set(words)) <= ALONE:  # "911", "911 911 911 911"
         found += lexicon.hits_at("danger_alone", words)
-    found = [hit for hit in found if not negated(hit[2], cues)]
-    safe_now = "safe_now" in cues  # "im ok now, i just need a lawyer"
+    negated_spans = [range(p, p + n) for _, n, p in found if negated(words, p, cues)]
+    found = [hit for hit in found if not any(hit[2] in span for span in negated_spans)]
+    covered = {p for _, n, start in found for p in range(start, start + n)}
+    safe_from = min((p for p in cues.get("safe_now", ()) if p not in covered), default=None)
     hits, past_harm = [], False
     for target, length, position in found:
+        # "i was in danger before but im ok now": said safe after the danger words
+        recovered = safe_from is not None and position < safe_from
         past = in_the_past(position, length, cues)
-        if target == SELF_HARM and not (past and safe_now):  # "i used to ... but im better now"
+        if target == SELF_HARM and not (past and recovered):  # "i used to ... but im better now"
             hits.append((target, length))
-        elif past or safe_now:
+        elif past or recovered:
             past_harm = True
         else:
             hits.append((target, length))
     if hits:
         danger = max(hits, key=lambda hit: (hit[1], hit[0] == SELF_HARM))[0]
-        if minor and danger != SELF_HARM:
+        if danger != SELF_HARM and teen_age(words, cues, ("age_self",)):  # "im 15 and he wont let me go"
             danger = CHILD
     scores: dict[str, int] = {}
     for target, length, _ in lexicon.hits_at("topics", words):
@@ -376,7 +391,7 @@ def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
         scores[target] = scores.get(target, 0) + length
     if past_harm and not scores:
         scores[PAST_HARM] = 1
-    if danger is None and minor and "taken" in cues:
+    if danger in (None, "danger") and minor and "taken" in cues:  # "a 14 yr old girl with grown men"
         danger = CHILD
     ranked = tuple(sorted(scores.items(), key=lambda item: (-item[1], -item[0].count("."), item[0])))
     return Reading(danger, ranked)

@@ -16,6 +16,7 @@ import os
 import re
 import threading
 from functools import lru_cache
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -24,11 +25,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.engine import State
 
-# The Twilio form fields that identify a person or carry their words.
-PERSONAL_FIELDS = frozenset(
-    {"From", "Body", "FromCity", "FromState", "FromZip", "FromCountry", "ProfileName", "WaId",
-     "MessageSid", "SmsSid", "SmsMessageSid"}
-)
 MAX_COOKIE = 512
 
 
@@ -110,20 +106,23 @@ def redact(text: str) -> str:
     return _PHONE.sub("[number]", text)
 
 
-class RedactingFilter(logging.Filter):
-    """A second line of defence: no phone number leaves through a log handler."""
+def install_redaction() -> None:
+    """Redact phone numbers from every log record this process makes, whichever logger or
+    handler it reaches (gunicorn's, SQLAlchemy's, a --log-config's): a second line of defence."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "redacts", False):
+        return
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+    def redacting_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed call: leave it to logging to report
+            return record
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
-        return True
+        return record
 
-
-def install_redaction(*loggers: logging.Logger) -> None:
-    """Put the redacting filter on every handler of the given loggers (once)."""
-    for logger in loggers:
-        for handler in logger.handlers:
-            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-                handler.addFilter(RedactingFilter())
+    redacting_factory.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacting_factory)

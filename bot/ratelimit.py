@@ -22,7 +22,9 @@ class Limits:
     def __init__(self, spec: str, storage_uri: str = "memory://", namespace: str = "helpline"):
         self.items: list[RateLimitItem] = parse_many(spec)
         self.namespace = namespace
-        self._shared = strategies.FixedWindowRateLimiter(storage.storage_from_string(storage_uri))
+        # A shared store that stops answering must not hold a text up: short timeouts, then memory.
+        options = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if storage_uri.startswith("redis") else {}
+        self._shared = strategies.FixedWindowRateLimiter(storage.storage_from_string(storage_uri, **options))
         self._memory = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
         self._failed_at: float | None = None
 

@@ -58,12 +58,12 @@ def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[
     for phone in service.phones:
         if phone.type in ("voice", "cell"):
             both = any(p.type == "text" and not p.keyword and p.number == phone.number for p in service.phones)
-            key = "call_or_text" if both and "call_or_text" in strings else "call"
+            key = "call_or_text" if both else "call"
             ways.append(strings[key][lang].format(number=phone.number))
         elif phone.type == "text" and phone.keyword:
             ways.append(strings["text"][lang].format(number=phone.number, keyword=phone.keyword))
         elif phone.type == "text":
-            if phone.number in voice and "call_or_text" in strings:
+            if phone.number in voice:
                 continue
             ways.append(strings["text_only"][lang].format(number=phone.number))
         elif phone.type == "textphone" and not any(p.type == "text" for p in service.phones):
@@ -120,7 +120,7 @@ class Renderer:
 
     def render(self, reply: Reply, now: dt.datetime | float | None = None) -> tuple[str, ...]:
         """One reply's messages: its text, the services it names, its menu."""
-        near = places.by_name(getattr(reply, "near", None))
+        near = places.by_name(reply.near)
         parts = [reply.text, *self.resource_lines(reply.resources, reply.lang, near, now)]
         if reply.menu:  # with the last number when they fit together: a menu alone is one more text
             joined = f"{parts[-1]}\n{reply.menu}"
@@ -138,7 +138,7 @@ class Renderer:
         minute = local_time(now).replace(second=0, microsecond=0)
         out: list[str] = []
         for reply in replies:
-            if getattr(reply, "near", None):
+            if reply.near:
                 out.extend(self.render(reply, minute))
             else:
                 out.extend(self._render(reply, minute))

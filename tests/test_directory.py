@@ -409,3 +409,26 @@ def test_startup_warns_about_services_not_confirmed_for_180_days(config, tmp_pat
     age = (dt.date.today() - dt.date(2020, 1, 1)).days
     assert f"National Human Trafficking Hotline ({age} days)" in caplog.text
     assert "helpline directory check" in caplog.text
+
+
+def test_a_broken_edit_of_data_keeps_the_last_good_directory_and_says_503(config, tmp_path):
+    from bot import create_app
+
+    data = copy_data(tmp_path)
+    create_app({**config, "DATA_DIR": str(data)})  # the database holds the good directory
+    phones = data / "phones.csv"
+    phones.write_text(phones.read_text().replace("1-888-373-7888", "1-844-831-0924", 1))  # a rejected number
+    app = create_app({**config, "DATA_DIR": str(data)})
+    health = app.test_client().get("/healthz")
+    assert health.status_code == 503 and "data/ not loaded" in health.get_json()["reason"]
+    assert "1-888-373-7888" in "\n".join(Conversation.start(app).send("hotline"))
+
+
+def test_a_broken_data_folder_on_a_new_database_stops_startup_naming_the_file(config, tmp_path):
+    from bot import create_app
+
+    data = copy_data(tmp_path)
+    phones = data / "phones.csv"
+    phones.write_text(phones.read_text().replace("1-888-373-7888", "1-844-831-0924", 1))
+    with pytest.raises(FlowError, match="phones.csv"):
+        create_app({**config, "DATA_DIR": str(data)})

@@ -225,3 +225,17 @@ def test_a_town_or_zip_answers_with_nearby_services_and_is_not_kept(flows, lang_
 def test_a_place_is_only_read_where_the_line_asked_for_one(flows):
     _, replies = talk(flows, "hi", "hartford")
     assert replies[0].near is None
+
+
+def test_after_a_flow_edit_back_and_offers_skip_nodes_that_are_gone(flows):
+    state = State("health", "es", int(NOW // 60), trail=("welcome", "gone.node"), offer=("gone.node", "law"))
+    back, replies = step(state, "BACK", flows, NOW)
+    assert nodes(replies) == ["welcome"] and replies[0].lang == "es"
+    _, replies = step(state, "1", flows, NOW)
+    assert nodes(replies) == ["law"]
+
+
+@pytest.mark.parametrize("text", ["911 911 911 911", "please call 911 now", "llamen al 911 por favor"])
+def test_911_in_any_form_is_danger(flows, text):
+    _, replies = talk(flows, "hi", text)
+    assert nodes(replies) == ["danger"]

@@ -72,3 +72,11 @@ def test_limits_are_shared_through_redis_and_keyed_without_the_number(config):
     finally:
         for key in client.scan_iter(f"*{prefix}*"):
             client.delete(key)
+
+
+def test_a_cut_off_number_in_danger_is_still_answered(app):
+    conversation = Conversation.start(app, sender="+18605550666")
+    for _ in range(10):
+        conversation.send("hi")
+    assert conversation.send("hi") == []
+    assert "911" in "\n".join(conversation.send("he is going to kill me"))

@@ -79,13 +79,12 @@ def test_daily_keyed_hash_hides_the_number_and_changes_each_day():
     assert today != keyed_hash("other", "+18605557319", "2026-11-26")
 
 
-def test_log_redaction_removes_phone_numbers():
-    assert "8605557319" not in redact("from +18605557319 and whatsapp:+18605557319 and (860) 555-7319")
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "texter %s wrote", ("+18605557319",), None)
-    from bot.privacy import RedactingFilter
-
-    RedactingFilter().filter(record)
-    assert record.getMessage() == "texter [number] wrote"
+def test_log_redaction_removes_phone_numbers_from_any_logger(app, caplog):
+    assert "555-7319" not in redact("from +18605557319 and whatsapp:+18605557319 and (860) 555-7319")
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("gunicorn.error").info("texter %s wrote", "+18605557319")
+        logging.getLogger("werkzeug").warning("params (%s,)", "whatsapp:+18605557319")
+    assert "8605557319" not in caplog.text and caplog.text.count("[number]") == 2
 
 
 def test_nonces_never_repeat_and_a_forked_worker_draws_its_own():

@@ -115,3 +115,12 @@ def test_a_number_may_name_an_unknown_campaign_or_welcome_only_as_an_error(tmp_p
     flows = lines_flows(tmp_path / "b", 'lines:\n  "+18605550199": {campaigns: [NOPE]}')
     with pytest.raises(FlowError, match="unknown campaign"):
         load_flows(flows)
+
+
+@pytest.mark.parametrize("word", ["HELP", "SOS", "STOP", "MENU"])
+def test_a_campaign_word_cannot_take_over_a_command_or_a_danger_word(tmp_path, word):
+    flows = lines_flows(tmp_path, "lines: {}")
+    text = (flows / "campaigns.yaml").read_text().replace("CARD7:", f"{word}:")
+    (flows / "campaigns.yaml").write_text(text)
+    with pytest.raises(FlowError, match=f"campaign word '{word}' is already a command or a danger word"):
+        load_flows(flows)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    MetaData,
     String,
     Table,
     Text,
@@ -520,7 +521,10 @@ def migrate(engine: Engine) -> None:
     11 MB); several workers starting on a new database at once are fine: one creates the
     schema, the others find it done.
     """
-    if schema_revision(engine) == SCHEMA_HEAD:
+    revision = schema_revision(engine)
+    if revision == SCHEMA_HEAD:
+        return
+    if revision is None and _create_new(engine):
         return
     url = engine.url.render_as_string(hide_password=False)
     if url.endswith(":memory:") or url in ("sqlite://", "sqlite+pysqlite://"):
@@ -535,6 +539,30 @@ def migrate(engine: Engine) -> None:
             last = (child.stderr.strip().splitlines() or ["no output"])[-1]
             raise SQLAlchemyError(f"the schema could not be brought to revision {SCHEMA_HEAD}: {last}")
         time.sleep(0.2)
+
+
+def _create_new(engine: Engine) -> bool:
+    """On an empty database, create the newest schema directly and mark it as the newest
+    revision (what Alembic itself advises for new databases): no Alembic, no child process.
+    False if the database is not empty (it needs real migrations)."""
+    import bot.stats  # noqa: F401 - the daily counts belong to the same schema
+
+    with engine.connect() as connection:
+        if inspect(connection).get_table_names():
+            return False
+    version = Table("alembic_version", MetaData(), Column("version_num", String(32), primary_key=True))
+    try:
+        with engine.begin() as connection:
+            Base.metadata.create_all(connection)
+            version.create(connection)
+            connection.execute(insert(version).values(version_num=SCHEMA_HEAD))
+    except SQLAlchemyError:  # another worker is creating it at this moment: wait for it
+        deadline = time.monotonic() + MIGRATION_WAIT
+        while schema_revision(engine) != SCHEMA_HEAD:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+    return True
 
 
 def upgrade_schema(engine: Engine) -> None:

@@ -9,7 +9,16 @@ from sqlalchemy import inspect
 
 import bot.stats  # noqa: F401 - its table is part of the schema
 from bot import ROOT
-from bot.directory import Base, load_database, make_engine, migrate, snapshot_from_data
+from bot.directory import (
+    SCHEMA_HEAD,
+    Base,
+    load_database,
+    make_engine,
+    migrate,
+    schema_revision,
+    snapshot_from_data,
+    upgrade_schema,
+)
 
 
 def differences(engine) -> list:
@@ -20,8 +29,9 @@ def differences(engine) -> list:
 def check_schema(url: str) -> None:
     engine = make_engine(url)
     try:
-        migrate(engine)
+        upgrade_schema(engine)  # the migrations themselves, as an existing database would run them
         assert differences(engine) == [], "the models changed without a migration: run alembic revision"
+        assert schema_revision(engine) == SCHEMA_HEAD
         tables = set(inspect(engine).get_table_names())
         assert {"organization", "service", "phone", "schedule", "daily_count", "alembic_version"} <= tables
         migrate(engine)  # running it again changes nothing
@@ -72,3 +82,12 @@ def test_the_schema_head_constant_is_the_newest_migration():
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
+def test_a_new_database_gets_the_newest_schema_the_same_as_the_migrations_build(tmp_path):
+    fresh, migrated = make_engine(f"sqlite:///{tmp_path / 'new.db'}"), make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(fresh)  # empty: created directly and stamped
+    upgrade_schema(migrated)
+    assert schema_revision(fresh) == schema_revision(migrated) == SCHEMA_HEAD
+    assert differences(fresh) == [] and differences(migrated) == []
+    assert set(inspect(fresh).get_table_names()) == set(inspect(migrated).get_table_names())

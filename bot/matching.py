@@ -119,10 +119,11 @@ class Stems:
     tables: Mapping[str, PhraseTable]  # section -> phrases (of stems, for stemmed sections)
     stemmed: frozenset[str]
 
-    def hits_at(self, section: str, words: tuple[str, ...]) -> list[tuple[str, int, int]]:
-        """(target, length, position) of the section's phrases in the words."""
+    def hits_at(self, section: str, words: tuple[str, ...],
+                stems: tuple[str, ...] | None = None) -> list[tuple[str, int, int]]:
+        """(target, length, position) of the section's phrases in the words (stems: theirs, if known)."""
         if section in self.stemmed:
-            words = tuple(self.stem(list(words)))
+            words = stems if stems is not None else tuple(self.stem(list(words)))
         return self.tables[section].hits_at(words, every=section == "context")
 
 
@@ -197,11 +198,16 @@ class Lexicon:
             _by_initial=_by_initial(vocabulary),
         )
 
-    def hits_at(self, section: str, words: tuple[str, ...]) -> list[tuple[str, int, int]]:
+    def stem_all(self, words: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+        """Each language's stems of the words, to match several sections without stemming again."""
+        return {lang: tuple(stems.stem(list(words))) for lang, stems in self.stems.items()}
+
+    def hits_at(self, section: str, words: tuple[str, ...],
+                stemmed: Mapping[str, tuple[str, ...]] | None = None) -> list[tuple[str, int, int]]:
         """(target, length, position) of a section's phrases in any language, each place once."""
         found: dict[tuple[str, int], int] = {}
-        for stems in self.stems.values():
-            for target, length, position in stems.hits_at(section, words):
+        for lang, stems in self.stems.items():
+            for target, length, position in stems.hits_at(section, words, stemmed[lang] if stemmed else None):
                 if found.get((target, position), 0) < length:
                     found[(target, position)] = length
         return [(target, length, position) for (target, position), length in found.items()]
@@ -306,13 +312,14 @@ class Reading:
     topics: tuple[tuple[str, int], ...]  # (node, score), best first
 
 
-def _context(words: tuple[str, ...], lexicon: Lexicon) -> dict[str, list[int]]:
+def _context(words: tuple[str, ...], lexicon: Lexicon,
+             stemmed: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, list[int]]:
     """The positions each context cue (negation, past, present, minor, age...) covers.
 
     A "now" inside "im ok now" says the person is safe, not that something happens now.
     """
     found: dict[str, list[int]] = {}
-    for name, length, position in lexicon.hits_at("context", words):
+    for name, length, position in lexicon.hits_at("context", words, stemmed):
         found.setdefault(name, []).extend(range(position, position + length))
     if "safe_now" in found and "present" in found:
         found["present"] = [p for p in found["present"] if p not in found["safe_now"]]
@@ -359,12 +366,13 @@ def in_the_past(position: int, length: int, cues: dict[str, list[int]]) -> bool:
 
 def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
     """Danger, then topics, for a normalised and typo-corrected text."""
-    cues = _context(words, lexicon)
+    stemmed = lexicon.stem_all(words)
+    cues = _context(words, lexicon, stemmed)
     minor = mentions_minor(words, cues)
     danger = None
-    found = lexicon.hits_at("danger", words)
+    found = lexicon.hits_at("danger", words, stemmed)
     if len(set(words)) <= ALONE:  # "911", "911 911 911 911"
-        found += lexicon.hits_at("danger_alone", words)
+        found += lexicon.hits_at("danger_alone", words, stemmed)
     negated_spans = [range(p, p + n) for _, n, p in found if negated(words, p, cues)]
     found = [hit for hit in found if not any(hit[2] in span for span in negated_spans)]
     covered = {p for _, n, start in found for p in range(start, start + n)}
@@ -385,7 +393,7 @@ def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
         if danger != SELF_HARM and teen_age(words, cues, ("age_self",)):  # "im 15 and he wont let me go"
             danger = CHILD
     scores: dict[str, int] = {}
-    for target, length, _ in lexicon.hits_at("topics", words):
+    for target, length, _ in lexicon.hits_at("topics", words, stemmed):
         if minor and target.startswith(YOUNG_HEALTH.split(".")[0]):
             target = YOUNG_HEALTH
         scores[target] = scores.get(target, 0) + length

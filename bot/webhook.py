@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Request, Response, current_app, jsonify, request
 from flask.sessions import SessionInterface
 from werkzeug.exceptions import HTTPException
 
@@ -41,6 +41,7 @@ class Helpline:
     tally: stats.Tally
     secret: str
     timezone: dt.tzinfo
+    public_url: str = ""
     renderer: Renderer = field(init=False)
     safe_twiml: str = field(init=False)
 
@@ -80,19 +81,21 @@ def _loopback(address: str | None) -> bool:
         return False
 
 
-def _public_url() -> str:
-    """The URL Twilio signed: a configured public base, or what the (proxy-fixed) request says."""
-    base = current_app.config.get("PUBLIC_URL")
-    if base:
-        return base.rstrip("/") + request.full_path.rstrip("?")
-    return request.url
+def _public_url(req: Request, base: str) -> str:
+    """The URL Twilio signed: a configured public base, or what the (proxy-fixed) request says.
+
+    Built from the request's parts as sent (werkzeug's request.url also rewrites escapes).
+    """
+    query = req.environ.get("QUERY_STRING", "")
+    path = req.root_path + req.path + (f"?{query}" if query else "")
+    return base.rstrip("/") + path if base else f"{req.scheme}://{req.host}{path}"
 
 
-def _authorised(line: Helpline) -> bool:
-    signature = request.headers.get("X-Twilio-Signature")
+def _authorised(line: Helpline, req: Request) -> bool:
+    signature = req.headers.get("X-Twilio-Signature")
     if line.token and signature:
-        return signature_valid(line.token, _public_url(), request.form, signature)
-    return line.local and _loopback(request.remote_addr)
+        return signature_valid(line.token, _public_url(req, line.public_url), req.form, signature)
+    return line.local and _loopback(req.remote_addr)
 
 
 def sender_key(secret: str, sender: str, now: float) -> str:
@@ -106,14 +109,14 @@ def _xml(body: str) -> Response:
 
 @bp.post("/sms")
 def sms() -> Response:
-    line = helpline()
-    if not _authorised(line):
+    line, req = helpline(), request._get_current_object()  # one lookup of each, not one per use
+    if not _authorised(line, req):
         return Response("Forbidden: the Twilio signature is missing or wrong.\n", status=403,
                         mimetype="text/plain")
-    form, now = request.form, time.time()
+    form, now = req.form, time.time()
     sender = form.get("From", "")
     flows = line.flows.for_line(form.get("To", ""))
-    state = line.codec.open(request.cookies.get(COOKIE))
+    state = line.codec.open(req.cookies.get(COOKIE))
     state, replies = engine.step(state, form.get("Body", ""), flows, now)
     in_danger = any(reply.node.startswith("danger") for reply in replies)
     if not line.limits.hit(sender_key(line.secret, sender, now)) and not in_danger:
@@ -122,7 +125,7 @@ def sms() -> Response:
     response = _xml(twiml(line.renderer.messages(replies, now), cache=not private))
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
     line.tally.count(_event(state, replies, line.day(now), channel))
-    secure = "; Secure" if request.is_secure else ""
+    secure = "; Secure" if req.is_secure else ""
     if state is None:  # nothing to keep: tell Twilio to drop the cookie now
         response.headers["Set-Cookie"] = f"{COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}"
     else:  # the sealed value is URL-safe base64: nothing in it needs quoting
@@ -181,7 +184,7 @@ def init_app(app: Flask) -> None:
         flows=flows, codec=StateCodec(app.config["SECRET_KEY"]), token=app.config["TWILIO_AUTH_TOKEN"] or "",
         local=app.config["LOCAL_MODE"], directory=cache, limits=limits,
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
-        secret=app.config["SECRET_KEY"], timezone=app.config["TIMEZONE"],
+        secret=app.config["SECRET_KEY"], timezone=app.config["TIMEZONE"], public_url=app.config["PUBLIC_URL"],
     )
     app.session_interface = NoSessions()
     atexit.register(app.extensions["helpline"].tally.flush)

@@ -156,3 +156,23 @@ def test_an_unexpected_fault_still_answers_with_the_menu_and_911(app, client, mo
     assert "911" in messages_of(response.get_data(as_text=True))[0]
     assert "KeyError" in caplog.text
     assert "private words" not in caplog.text and "must not reach" not in caplog.text
+
+
+def test_signature_check_agrees_with_twilios_published_example():
+    from bot.twilio import signature_valid
+
+    form = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
+            "From": "+14158675309", "To": "+18005551212"}
+    url = "https://mycompany.com/myapp.php?foo=1&bar=2"
+    assert signature_valid("12345", url, form, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+    assert not signature_valid("12345", url.replace("bar=2", "bar=3"), form, "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+
+
+def test_a_webhook_url_with_a_query_string_and_a_port_is_verified(config):
+    app = create_app({**config, "TRUST_PROXY": 1})
+    data = form()
+    public = "https://line.example.org:8443/sms?line=west-hartford&x=%20y"
+    headers = {"X-Twilio-Signature": sign(TOKEN, public, data), "X-Forwarded-Proto": "https",
+               "X-Forwarded-Host": "line.example.org:8443"}
+    response = app.test_client().post("/sms?line=west-hartford&x=%20y", data=data, headers=headers)
+    assert response.status_code == 200

@@ -79,3 +79,12 @@ def test_a_resource_category_without_a_verified_service_is_an_error(tmp_path):
     (target / "health.yaml").write_text(text)
     report = check(load_flows(target), DATA)
     assert any("health.yaml:" in e and "'health.dentist' has no active, assured service" in e for e in report.errors)
+
+
+def test_every_reply_in_both_languages_says_how_to_reach_911(flows):
+    from bot.engine import step
+
+    renderer = Renderer(flows, snapshot_from_data(DATA))
+    replies = every_reply(flows) + list(step(None, "lawyer or clinic", flows, 0)[1])  # and a "which one?"
+    for reply in replies:
+        assert "911" in "\n".join(renderer.messages([reply])), f"{reply.node} ({reply.lang}) never mentions 911"

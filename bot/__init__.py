@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -84,4 +85,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     privacy.install_redaction()
     webhook.init_app(app)
     admin.init_app(app)
+    # Flows, keyword tables and the directory live as long as the worker: keep the garbage
+    # collector from walking them again and again while it answers texts.
+    gc.collect()
+    gc.freeze()
     return app

@@ -1,19 +1,60 @@
-"""Per-sender flood limits, counted with the `limits` library in memory or Redis.
+"""Per-sender flood limits: `limits` items, counted in this process's memory or in Redis.
 
-This is the library Flask-Limiter is built on, used directly: the webhook checks one key per
-text, after the signature, and Flask-Limiter's per-request machinery cost more than a third of
-a worker's time (bench/, `python -m bench.profile`).
+`limits` is the library Flask-Limiter is built on, used directly: the webhook checks one key
+per text, after the signature, and Flask-Limiter's per-request machinery cost more than a third
+of a worker's time (bench/, `python -m bench.profile`). In memory the counts are kept here:
+limits' own memory storage wakes a thread every 10 ms that walks every key, which with
+thousands of senders took a worker's time away from answering.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from limits import RateLimitItem, parse_many, storage, strategies
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 30.0  # how long to count in memory before trying a failed shared storage again
+
+
+class Windows:
+    """Fixed-window counts in this process's memory; old windows are swept as keys are used."""
+
+    SWEEP_EVERY = 1024
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple, tuple[int, int]] = {}  # (namespace, key, amount, period) -> (window, count)
+        self._lock = threading.Lock()
+        self._uses = 0
+
+    def _slot(self, item: RateLimitItem, namespace: str, key: str) -> tuple[tuple, int]:
+        period = item.get_expiry()
+        return (namespace, key, item.amount, period), int(time.time() // period)
+
+    def hit(self, item: RateLimitItem, namespace: str, key: str) -> bool:
+        """Count one use; whether it is still within the limit."""
+        slot, window = self._slot(item, namespace, key)
+        with self._lock:
+            seen, count = self._counts.get(slot, (window, 0))
+            count = count + 1 if seen == window else 1
+            self._counts[slot] = (window, count)
+            self._uses += 1
+            if self._uses % self.SWEEP_EVERY == 0:
+                self._sweep()
+        return count <= item.amount
+
+    def test(self, item: RateLimitItem, namespace: str, key: str) -> bool:
+        """Whether one more use would still be within the limit, without counting it."""
+        slot, window = self._slot(item, namespace, key)
+        seen, count = self._counts.get(slot, (window, 0))
+        return (count if seen == window else 0) < item.amount
+
+    def _sweep(self) -> None:
+        now = time.time()
+        self._counts = {slot: (window, count) for slot, (window, count) in self._counts.items()
+                        if window == int(now // slot[3])}
 
 
 class Limits:
@@ -23,13 +64,17 @@ class Limits:
         self.items: list[RateLimitItem] = parse_many(spec)
         self.namespace = namespace
         # A shared store that stops answering must not hold a text up: short timeouts, then memory.
-        options = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if storage_uri.startswith("redis") else {}
-        self._shared = strategies.FixedWindowRateLimiter(storage.storage_from_string(storage_uri, **options))
-        self._memory = strategies.FixedWindowRateLimiter(storage.MemoryStorage())
+        self._memory = Windows()
+        if storage_uri.startswith("memory"):
+            self._shared: strategies.FixedWindowRateLimiter | Windows = self._memory
+        else:
+            redis = storage_uri.startswith("redis")
+            options = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if redis else {}
+            self._shared = strategies.FixedWindowRateLimiter(storage.storage_from_string(storage_uri, **options))
         self._failed_at: float | None = None
 
     @property
-    def strategy(self) -> strategies.FixedWindowRateLimiter:
+    def strategy(self) -> strategies.FixedWindowRateLimiter | Windows:
         """The shared counters, or memory ones while the shared storage is unreachable."""
         if self._failed_at is not None and time.monotonic() - self._failed_at < RETRY_SECONDS:
             return self._memory

@@ -80,3 +80,20 @@ def test_a_cut_off_number_in_danger_is_still_answered(app):
         conversation.send("hi")
     assert conversation.send("hi") == []
     assert "911" in "\n".join(conversation.send("he is going to kill me"))
+
+
+def test_memory_windows_count_per_window_and_forget_old_ones(monkeypatch):
+    from limits import parse
+
+    from bot import ratelimit
+
+    clock = [1_000_000.0]
+    monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
+    windows = ratelimit.Windows()
+    minute = parse("3 per minute")
+    assert [windows.hit(minute, "t", "a") for _ in range(4)] == [True, True, True, False]
+    assert windows.hit(minute, "t", "b") and not windows.test(minute, "t", "a")
+    clock[0] += 60
+    assert windows.test(minute, "t", "a") and windows.hit(minute, "t", "a")
+    windows._sweep()
+    assert len(windows._counts) == 1, "the old window of 'b' is gone"

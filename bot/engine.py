@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from bot import places
 from bot.flows import Flows
-from bot.matching import LANGUAGES, detect_language, menu_number, normalize, read
+from bot.matching import LANGUAGES, detect_language, menu_number, normalize, read, sentence_words
 
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
@@ -119,7 +119,7 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
 
     lang = _language(state, tokens, text, flows)
     words = lexicon.correct(tokens)
-    reading = read(words, lexicon)
+    reading = read(lexicon.correct(sentence_words(text)), lexicon)
     if reading.danger is not None:
         return _go(state, reading.danger, lang, minute), (_reply(flows, reading.danger, lang),)
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 
 import Stemmer
 from rapidfuzz.distance import OSA
-from rapidfuzz.process import extractOne
+from rapidfuzz.process import extract
 
 LANGUAGES = ("en", "es")
 
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
+_DOUBLED = re.compile(r"([a-z])\1")
 _MENU_PREFIXES = frozenset({"option", "opcion", "number", "numero", "num", "no", "press", "reply"})
 
 
@@ -35,6 +36,24 @@ def normalize(text: str) -> str:
     text = _APOSTROPHES.sub("", text)
     text = _NOT_WORD.sub(" ", text)
     return _REPEATS.sub(r"\1", text).strip()
+
+
+BOUNDARY = "."  # stands between sentences in sentence_words(): no phrase or cue reaches across it
+_SENTENCE_END = re.compile(r"[.!?;\n]+(?:\s|$)")
+
+
+def sentence_words(text: str) -> tuple[str, ...]:
+    """The normalised words of a text, with BOUNDARY between its sentences.
+
+    >>> sentence_words("He used to hit me. Now I need a bed!")
+    ('he', 'used', 'to', 'hit', 'me', '.', 'now', 'i', 'need', 'a', 'bed')
+    """
+    words: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        part = normalize(sentence).split()
+        if part:
+            words.extend([BOUNDARY, *part] if words else part)
+    return tuple(words)
 
 
 def max_typos(word: str) -> int:
@@ -230,17 +249,26 @@ class Lexicon:
         return tuple(words)
 
     def _correct_word(self, word: str) -> str:
-        """The known word within the typo budget (a swap of two letters is one typo)."""
+        """The known word within the typo budget (a swap of two letters is one typo).
+
+        A typo drops or swaps letters far more often than it adds one, so a shorter known word
+        is taken only when the text doubled a letter ("clinicc"): "dando" is not "dano".
+        """
         if word in self.vocabulary or word.isdigit():
             return word
         limit = max_typos(word)
         if not limit:
             return word
-        candidates = self._by_initial.get(word[0], ())
-        best = extractOne(word, candidates, scorer=OSA.distance, score_cutoff=limit)
-        if best is None or max_typos(best[0]) < best[1]:
-            return word
-        return best[0]
+        for match in _DOUBLED.finditer(word):  # "clinicc": a key held down is the likeliest typo
+            single = word[: match.start()] + word[match.start() + 1 :]
+            if single in self.vocabulary:
+                return single
+        found = extract(word, self._by_initial.get(word[0], ()), scorer=OSA.distance, score_cutoff=limit, limit=8)
+        doubled = _DOUBLED.search(word) is not None
+        for candidate, distance, _ in sorted(found, key=lambda hit: (hit[1], -len(hit[0]))):
+            if max_typos(candidate) >= distance and (len(candidate) >= len(word) or doubled):
+                return candidate
+        return word
 
 
 def _by_initial(vocabulary: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -356,12 +384,18 @@ PAST_WINDOW = 6  # a past cue this close to a danger phrase puts it in the past 
 PRESENT_WINDOW = 3  # ... unless a present cue stands this close to it
 
 
-def in_the_past(position: int, length: int, cues: dict[str, list[int]]) -> bool:
-    """The danger phrase at this position is told as past ("he hit me years ago"), not now."""
+def in_the_past(words: tuple[str, ...], position: int, length: int, cues: dict[str, list[int]]) -> bool:
+    """The danger phrase at this position is told as past ("he hit me years ago"), not now.
+
+    Only cues in the phrase's own sentence count ("He used to hit me. Now I need a bed").
+    """
     end = position + length
-    near_past = any(position - PAST_WINDOW <= p <= end + PAST_WINDOW for p in cues.get("past", ()))
-    near_now = any(position - PRESENT_WINDOW <= p <= end + PRESENT_WINDOW for p in cues.get("present", ()))
-    return near_past and not near_now
+
+    def near(kind: str, window: int) -> bool:
+        return any(position - window <= p <= end + window and BOUNDARY not in words[min(p, position):max(p, end)]
+                   for p in cues.get(kind, ()))
+
+    return near("past", PAST_WINDOW) and not near("present", PRESENT_WINDOW)
 
 
 def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
@@ -381,7 +415,7 @@ def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
     for target, length, position in found:
         # "i was in danger before but im ok now": said safe after the danger words
         recovered = safe_from is not None and position < safe_from
-        past = in_the_past(position, length, cues)
+        past = in_the_past(words, position, length, cues)
         if target == SELF_HARM and not (past and recovered):  # "i used to ... but im better now"
             hits.append((target, length))
         elif past or recovered:

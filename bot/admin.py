@@ -246,7 +246,6 @@ class ServiceAge:
     name: str
     assured: dt.date | None
     age: int | None  # days since a person last confirmed it
-    status: str
 
     @property
     def stale(self) -> bool:
@@ -263,7 +262,7 @@ class DirectoryStatus:
 
     @property
     def active(self) -> int:
-        return sum(1 for s in self.services if s.status == "active")
+        return len(self.services)  # the snapshot holds only services the line may send: active ones
 
     @property
     def assured(self) -> int:
@@ -275,38 +274,17 @@ class DirectoryStatus:
 
 
 def services_of(snapshot: Any) -> list[Any]:
-    """The snapshot's services, whether it offers them as a method, a property or only by category."""
-    services = getattr(snapshot, "services", None)
-    if callable(services):
-        services = services()
-    if services is None:
-        seen: dict[str, Any] = {}
-        for views in getattr(snapshot, "by_category", {}).values():
-            for view in views:
-                seen.setdefault(view.id, view)
-        services = seen.values()
-    return list(services)
-
-
-def _label(view: Any) -> str:
-    label = getattr(view, "label", None)
-    if isinstance(label, Mapping):
-        return label.get("en") or next(iter(label.values()), "") or str(view.id)
-    return str(label or getattr(view, "name", "") or view.id)
+    """Every service the snapshot may send, once each."""
+    return list(snapshot.services)
 
 
 def directory_status(today: dt.date) -> DirectoryStatus:
     """Every service the line can send, by how long ago a person confirmed it."""
     cache = current_app.extensions["helpline"].directory
-    ages = []
-    for view in services_of(cache.snapshot):
-        assured = getattr(view, "assured_date", None)
-        if isinstance(assured, str):
-            assured = dt.date.fromisoformat(assured)
-        ages.append(ServiceAge(_label(view), str(getattr(view, "name", "") or ""), assured,
-                               _age(today, assured), str(getattr(view, "status", None) or "active")))
+    ages = [ServiceAge(view.label["en"], view.name, view.assured_date, _age(today, view.assured_date))
+            for view in services_of(cache.snapshot)]
     ages.sort(key=lambda s: (s.age is not None, -(s.age or 0), s.label))
-    return DirectoryStatus(tuple(ages), str(getattr(cache.snapshot, "source", "")), cache.problem, age_chart(ages))
+    return DirectoryStatus(tuple(ages), cache.snapshot.source, cache.problem, age_chart(ages))
 
 
 def _age(today: dt.date, assured: dt.date | None) -> int | None:

@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 DIRECTORY_FILE = hsds.PACKAGE_FILE  # what `helpline load` names as loaded
 TIME_ZONE = ZoneInfo(os.environ.get("HELPLINE_TIMEZONE", "America/New_York"))  # the line's clock
 STALE_DAYS = 180  # a service not confirmed for this long is flagged
-STATUSES = hsds.ENUMS["status"]
 
 # The line's local taxonomies, attached to services through HSDS attribute rows.
 CATEGORY_TAXONOMY = "helpline-category"  # term codes are the categories flows name: hotline.crisis, ...

@@ -71,7 +71,8 @@ def _language(state: State | None, tokens: tuple[str, ...], text: str, flows: Fl
     return current
 
 
-def _reply(flows: Flows, node_id: str, lang: str, lead: str = "") -> Reply:
+def reply_for(flows: Flows, node_id: str, lang: str, lead: str = "") -> Reply:
+    """The reply a node gives in a language (a lead line first, when given)."""
     node = flows.nodes[node_id]
     text = f"{lead}\n{node.say[lang]}" if lead else node.say[lang]
     menu_of = flows.welcome if node_id == "fallback" else node_id  # "didn't get that", then this line's menu
@@ -115,45 +116,45 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     campaign = flows.campaigns.get(" ".join(tokens)) if state is None else None
     if campaign is not None:
         start = State(campaign.start, campaign.lang, minute, campaign=campaign.tag)
-        return start, (_reply(flows, campaign.start, campaign.lang),)
+        return start, (reply_for(flows, campaign.start, campaign.lang),)
 
     lang = _language(state, tokens, text, flows)
     words = lexicon.correct(tokens)
     reading = read(lexicon.correct(sentence_words(text)), lexicon)
     if reading.danger is not None:
-        return _go(state, reading.danger, lang, minute), (_reply(flows, reading.danger, lang),)
+        return _go(state, reading.danger, lang, minute), (reply_for(flows, reading.danger, lang),)
 
     command = command or lexicon.commands.exact(words)
     if command == "forget":
-        return None, (_reply(flows, "forget", lang),)
+        return None, (reply_for(flows, "forget", lang),)
     if command in ("english", "spanish"):
         lang = "en" if command == "english" else "es"
         node = state.node if state is not None else flows.welcome
         lead = flows.strings["language_set"][lang]
-        return _go(state, node, lang, minute), (_reply(flows, node, lang, lead),)
+        return _go(state, node, lang, minute), (reply_for(flows, node, lang, lead),)
     if command == "menu" or tokens == ("0",):
         home = _go(state, flows.welcome, lang, minute)
-        return replace(home, trail=()), (_reply(flows, flows.welcome, lang),)
+        return replace(home, trail=()), (reply_for(flows, flows.welcome, lang),)
     if command == "back":
         trail = state.trail if state is not None else ()
         node = trail[-1] if trail else flows.welcome
         back = replace(_go(state, node, lang, minute), trail=trail[:-1])
-        return back, (_reply(flows, node, lang),)
+        return back, (reply_for(flows, node, lang),)
     if command == "help":
-        return _go(state, "help", lang, minute), (_reply(flows, "help", lang),)
+        return _go(state, "help", lang, minute), (reply_for(flows, "help", lang),)
 
     if state is not None:  # with no conversation (or after 30 minutes), a number gets the welcome
         choice = menu_number(tokens, lexicon.numbers)
         choices = state.offer or tuple(o.goto for o in flows.nodes[state.node].options)
         if choice is not None and 1 <= choice <= len(choices):
             target = choices[choice - 1]
-            return _go(state, target, lang, minute), (_reply(flows, target, lang),)
+            return _go(state, target, lang, minute), (reply_for(flows, target, lang),)
 
     if state is not None and flows.nodes[state.node].ask == "place":
         place = places.resolve(text)
         if place is not None:
             lead = flows.strings["near_you"][lang].format(place=place.name)
-            nearby = replace(_reply(flows, state.node, lang, lead), near=place.name)
+            nearby = replace(reply_for(flows, state.node, lang, lead), near=place.name)
             return _go(state, state.node, lang, minute), (nearby,)
 
     offer = _close_call(reading.topics)
@@ -162,8 +163,8 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         return replace(here, offer=offer), (_ask(flows, offer, lang),)
     if reading.topics:
         target = reading.topics[0][0]
-        return _go(state, target, lang, minute), (_reply(flows, target, lang),)
+        return _go(state, target, lang, minute), (reply_for(flows, target, lang),)
 
     if state is None:
-        return State(flows.welcome, lang, minute), (_reply(flows, flows.welcome, lang),)
-    return _go(state, flows.welcome, lang, minute), (_reply(flows, "fallback", lang),)
+        return State(flows.welcome, lang, minute), (reply_for(flows, flows.welcome, lang),)
+    return _go(state, flows.welcome, lang, minute), (reply_for(flows, "fallback", lang),)

@@ -16,17 +16,11 @@ MAX_BODY = 1600  # Twilio's limit for one <Message>
 MAX_MESSAGES = 10  # Twilio's limit per TwiML answer
 SEGMENT_BUDGET = 4
 
-# The words a service line adds after its numbers. flows/welcome.yaml `strings:` may override
-# each (same keys); these are the defaults so replies work before it does.
 # Which features a line shows, most useful first, at most MAX_FEATURES of them after the hours.
 # text_line is not among them: the numbers already say "text ...".
 SHOWN_FEATURES = {"en": ("free", "confidential", "no_id", "walk_in", "spanish"),
                   "es": ("spanish", "free", "confidential", "no_id", "walk_in")}
 MAX_FEATURES = 1
-
-
-def _string(strings: Mapping[str, Mapping[str, str]], key: str, lang: str) -> str:
-    return strings[key][lang]
 
 
 def clock(moment: dt.datetime, lang: str) -> str:
@@ -41,13 +35,13 @@ def clock(moment: dt.datetime, lang: str) -> str:
 def status_text(status: OpenStatus, lang: str, strings: Mapping[str, Mapping[str, str]], now: dt.datetime) -> str:
     """24/7, open now, or when it next opens, in the reply's language."""
     if status.kind == "24/7":
-        return _string(strings, "open_24_7", lang)
+        return strings["open_24_7"][lang]
     if status.kind == "open" or status.at is None:
-        return _string(strings, "open_now", lang)
+        return strings["open_now"][lang]
     if status.at.date() == local_time(now).date():
-        return _string(strings, "opens_today", lang).format(time=clock(status.at, lang))
-    day = _string(strings, "weekdays", lang).split()[status.at.weekday()]
-    return _string(strings, "opens_on", lang).format(day=day, time=clock(status.at, lang))
+        return strings["opens_today"][lang].format(time=clock(status.at, lang))
+    day = strings["weekdays"][lang].split()[status.at.weekday()]
+    return strings["opens_on"][lang].format(day=day, time=clock(status.at, lang))
 
 
 def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[str, str]],
@@ -73,9 +67,9 @@ def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[
     status = open_status(service.hours, now)
     tags = [status_text(status, lang, strings, now)] if status else []
     if not tags and "24_7" in service.features:
-        tags.append(_string(strings, "open_24_7", lang))
+        tags.append(strings["open_24_7"][lang])
     shown = [f for f in SHOWN_FEATURES.get(lang, SHOWN_FEATURES["en"]) if f in service.features]
-    tags += [_string(strings, f"feature_{f}", lang) for f in shown[:MAX_FEATURES]]
+    tags += [strings[f"feature_{f}"][lang] for f in shown[:MAX_FEATURES]]
     return line + (f" ({', '.join(tags)})" if tags else "")
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.directory import snapshot_from_data
-from bot.engine import Reply
+from bot.engine import Reply, reply_for
 from bot.flows import Flows
 from bot.matching import LANGUAGES, normalize
 from bot.replies import SEGMENT_BUDGET, Renderer
@@ -23,13 +23,11 @@ class Report:
 
 def every_reply(flows: Flows) -> list[Reply]:
     """Every reply the bot can send, in both languages (language-switch leads included)."""
-    from bot.engine import _reply
-
     replies = []
     for node in flows.nodes:
         for lang in LANGUAGES:
-            replies.append(_reply(flows, node, lang))
-            replies.append(_reply(flows, node, lang, flows.strings["language_set"][lang]))
+            replies.append(reply_for(flows, node, lang))
+            replies.append(reply_for(flows, node, lang, flows.strings["language_set"][lang]))
     return replies
 
 

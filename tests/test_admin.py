@@ -266,7 +266,7 @@ def test_the_directory_lists_services_by_age_and_highlights_stale_ones(dashboard
     utc = SimpleNamespace(id="e", label={"en": "Stamped in UTC"}, name="UTC", assured_date=day + dt.timedelta(days=1))
     typo = SimpleNamespace(id="f", label={"en": "Typo"}, name="Typo", assured_date=day + dt.timedelta(days=300))
     dashboard.extensions["helpline"].directory.snapshot = SimpleNamespace(
-        services=lambda: (fresh, old, never, edge, utc, typo), source="database")
+        services=(fresh, old, never, edge, utc, typo), source="database")
     seen = Page(page(dashboard))
     ages = seen.tables["table-ages"]
     # oldest check first, never confirmed before all

@@ -63,7 +63,7 @@ def served(config):
     services = admin.services_of(cache.snapshot)
     services[-1] = dataclasses.replace(services[-1], assured_date=day - dt.timedelta(days=212))
     services[-2] = dataclasses.replace(services[-2], assured_date=day - dt.timedelta(days=97))
-    cache.snapshot = SimpleNamespace(services=lambda: tuple(services), source="database")  # one overdue
+    cache.snapshot = SimpleNamespace(services=tuple(services), source="database")  # one overdue
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -30,7 +30,7 @@ from bot.directory import (
     service_facts,
     snapshot_from_data,
 )
-from bot.engine import Reply, _reply
+from bot.engine import Reply, reply_for
 from bot.flows import FlowError, load_flows
 from bot.hsds import directory_group
 from bot.replies import Renderer, service_line
@@ -276,15 +276,15 @@ def data_with_clinic_hours(tmp_path):
 ])
 def test_a_reply_says_open_now_or_when_it_next_opens_in_both_languages(flows, data_with_clinic_hours, moment, en, es):
     renderer = Renderer(flows, snapshot_from_data(data_with_clinic_hours))
-    english = "\n".join(renderer.messages([_reply(flows, "health.testing", "en")], now=moment))
-    spanish = "\n".join(renderer.messages([_reply(flows, "health.testing", "es")], now=moment))
+    english = "\n".join(renderer.messages([reply_for(flows, "health.testing", "en")], now=moment))
+    spanish = "\n".join(renderer.messages([reply_for(flows, "health.testing", "es")], now=moment))
     assert f"State health testing: call 860-509-7920 {en}" in english
     assert f"Pruebas de salud del estado: llama al 860-509-7920 {es}" in spanish
 
 
 def test_open_now_changes_with_the_minute_not_with_each_text(flows, data_with_clinic_hours):
     renderer = Renderer(flows, snapshot_from_data(data_with_clinic_hours))
-    reply = _reply(flows, "health.testing", "en")
+    reply = reply_for(flows, "health.testing", "en")
     assert "opens 9am" in renderer.messages([reply], now=at(WEDNESDAY, 8, 59))[0]
     assert "opens 9am" in renderer.messages([reply], now=at(WEDNESDAY, 8, 59).replace(second=40))[0]
     assert "open now" in renderer.messages([reply], now=at(WEDNESDAY, 9))[0]
@@ -293,8 +293,8 @@ def test_open_now_changes_with_the_minute_not_with_each_text(flows, data_with_cl
 
 def test_24_7_lines_say_so_in_both_languages(flows):
     renderer = Renderer(flows, snapshot_from_data(DATA))
-    english = "\n".join(renderer.messages([_reply(flows, "hotlines", "en")], now=at(WEDNESDAY, 3)))
-    spanish = "\n".join(renderer.messages([_reply(flows, "hotlines", "es")], now=at(WEDNESDAY, 3)))
+    english = "\n".join(renderer.messages([reply_for(flows, "hotlines", "en")], now=at(WEDNESDAY, 3)))
+    spanish = "\n".join(renderer.messages([reply_for(flows, "hotlines", "es")], now=at(WEDNESDAY, 3)))
     assert "Crisis line: call or text 988 (24/7, free)" in english
     assert "Apoyo en crisis: llama o escribe al 988 (24/7, en español)" in spanish
 
@@ -331,7 +331,7 @@ def test_services_near_a_town_come_local_first_then_statewide_then_national(flow
 def test_a_town_or_zip_the_texter_names_selects_services_in_both_languages(flows, lang, text, first,
                                                                            absent_far_away):
     renderer = Renderer(flows, snapshot_from_data(DATA))
-    base = _reply(flows, "report.how", lang)
+    base = reply_for(flows, "report.how", lang)
     fields = [getattr(base, f) for f in ("node", "lang", "text", "resources", "menu")]
     near = places.resolve(text)
     assert near.name == "West Hartford"
@@ -373,7 +373,7 @@ def test_nearest_local_services_come_first():
 def test_the_place_is_used_for_one_reply_and_never_kept_or_logged(flows, caplog):
     caplog.set_level(logging.DEBUG)
     renderer = Renderer(flows, snapshot_from_data(DATA))
-    base = _reply(flows, "report.how", "en")
+    base = reply_for(flows, "report.how", "en")
     placed = PlacedReply(*(getattr(base, f) for f in ("node", "lang", "text", "resources", "menu")),
                          near="Wethersfield")
     before = renderer._render.cache_info().currsize

@@ -76,16 +76,19 @@ class PhraseTable:
 
     @classmethod
     def build(cls, phrases: Mapping[str, Iterable[str]],
-              stem: Callable[[list[str]], list[str]] | None = None) -> PhraseTable:
-        """Index {target: [phrase, ...]} for matching, optionally by stem; longer phrases first."""
+              stem: Callable[[list[str]], list[str]] | None = None,
+              variants: Callable[[tuple[str, ...]], list[tuple[str, ...]]] | None = None) -> PhraseTable:
+        """Index {target: [phrase, ...]} for matching, optionally by stem and with each phrase's
+        other word orders (`variants`); longer phrases first."""
         index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for target, items in phrases.items():
             for phrase in items:
-                tokens = tuple(normalize(str(phrase)).split())
-                if stem is not None:
-                    tokens = tuple(stem(list(tokens)))
-                if tokens:
-                    index.setdefault(tokens[0], []).append((tokens, target))
+                written = tuple(normalize(str(phrase)).split())
+                for tokens in [written, *(variants(written) if variants else ())]:
+                    if stem is not None:
+                        tokens = tuple(stem(list(tokens)))
+                    if tokens and (tokens, target) not in index.get(tokens[0], ()):
+                        index.setdefault(tokens[0], []).append((tokens, target))
         return cls({k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in index.items()})
 
     def words(self) -> set[str]:
@@ -122,12 +125,58 @@ class PhraseTable:
         return None
 
 
+# Spanish puts an object pronoun either before the verb phrase or on the end of its
+# infinitive or gerund: "me quiere matar" = "quiere matarme", "me esta siguiendo" =
+# "esta siguiendome". Each Spanish phrase is also matched in its other order.
+CLITICS = ("me", "te", "nos", "la", "lo", "le", "les", "las", "los", "se")
+# The verbs a pronoun climbs over most, for phrases that start with "quitarme", "siguiendome".
+# Only "I" verbs before an infinitive: "quitarme la vida" is "me quiero quitar la vida", but
+# "cortarme" is not "me van a cortar (la luz)".
+CLIMB_INFINITIVE = tuple(tuple(h.split()) for h in (
+    "quiero", "voy a", "puedo", "tengo que", "acabo de", "trato de", "pienso", "necesito"))
+CLIMB_GERUND = tuple(tuple(h.split()) for h in (
+    "estoy", "esta", "estan", "anda", "andan", "sigue", "siguen", "viene", "vienen"))
+_NONFINITE = re.compile(r"^[a-z]{2,}(ar|er|ir|ando|iendo|yendo)$")
+_NONFINITE_CLITIC = re.compile(r"^([a-z]{2,}(?:ar|er|ir|ando|iendo|yendo))(" + "|".join(CLITICS) + ")$")
+
+
+def clitic_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The phrase with its object pronoun moved to the other place Spanish allows.
+
+    >>> clitic_variants(("me", "quiere", "matar"))
+    [('quiere', 'matarme')]
+    >>> clitic_variants(("quiero", "quitarme", "la", "vida"))
+    [('me', 'quiero', 'quitar', 'la', 'vida')]
+    >>> clitic_variants(("me", "va", "a", "matar"))
+    [('va', 'a', 'matarme')]
+    >>> ("me", "quiero", "quitar", "la", "vida") in clitic_variants(("quitarme", "la", "vida"))
+    True
+    """
+    found = []
+    moved = _NONFINITE_CLITIC.match(tokens[0]) if tokens else None
+    if moved:  # "quitarme la vida": "me quiero quitar la vida", "me voy a quitar la vida"...
+        verb, clitic = moved.groups()
+        heads = CLIMB_GERUND if verb.endswith("ndo") else CLIMB_INFINITIVE
+        found.extend((clitic, *head, verb, *tokens[1:]) for head in heads)
+    for i, token in enumerate(tokens):
+        j = i + 2 + (tokens[i + 2 : i + 3] == ("a",))  # "me va a matar": past the "a"
+        if token in CLITICS and j < len(tokens) and _NONFINITE.match(tokens[j]):
+            found.append(tokens[:i] + tokens[i + 1 : j] + (tokens[j] + token,) + tokens[j + 1 :])
+        moved = _NONFINITE_CLITIC.match(token)
+        start = i - 1 - (i >= 2 and tokens[i - 1] == "a")  # the verb it hangs on: "va a matarme"
+        if moved and start >= 0 and tokens[start] not in CLITICS:
+            verb, clitic = moved.groups()
+            found.append(tokens[:start] + (clitic,) + tokens[start:i] + (verb,) + tokens[i + 1 :])
+    return found
+
+
 STEMMER_NAMES = {"en": "english", "es": "spanish"}
 SECTIONS = ("danger", "danger_alone", "topics", "context")
 # Which sections match by stem. Spanish verb endings carry who does what to whom ("me quiere
 # matar", he wants to kill me; "me quiero matar", I want to kill myself) and when ("me pega",
 # "me pegaba"), so Spanish danger words and context match as written.
 STEMMED = {"en": frozenset(SECTIONS), "es": frozenset({"topics"})}
+VARIANTS = {"es": clitic_variants}
 
 
 @dataclass(frozen=True)
@@ -181,10 +230,11 @@ class Lexicon:
             for name, words in table.get("commands", {}).items():
                 commands.setdefault(name, []).extend(words)
             stem, stemmed = _stemmer(lang), STEMMED.get(lang, frozenset())
+            variants = VARIANTS.get(lang)
             sections = {}
             for section in SECTIONS:
                 raw = table.get(section, {}) or {}
-                sections[section] = PhraseTable.build(raw, stem if section in stemmed else None)
+                sections[section] = PhraseTable.build(raw, stem if section in stemmed else None, variants)
                 targets.setdefault(section, {}).update(dict.fromkeys(raw))
                 for phrases in raw.values():
                     for phrase in phrases:

@@ -126,6 +126,17 @@ def test_english_matches_by_stem_and_spanish_danger_as_written(text, danger):
     assert reading(text).danger == danger
 
 
+@pytest.mark.parametrize(("text", "danger"), [
+    ("ya me quiero quitar la vida", "danger.selfharm"),  # the table has "quitarme la vida"
+    ("quiere matarme", "danger"),  # the table has "me quiere matar"
+    ("esta siguiendome", "danger"),  # the table has "me esta siguiendo"
+    ("me voy a cortar", "danger.selfharm"),  # "cortarme", said by "I"
+    ("me van a cortar la luz si no pago", None),  # "they will cut off my power"
+])
+def test_a_spanish_pronoun_matches_before_the_verb_or_on_its_end(text, danger):
+    assert reading(text).danger == danger
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("u", ("you",)), ("pls help rn", ("please", "help", "right", "now")), ("q", ("que",)),
     ("thinking", ("thinking",)), ("taking", ("taking",)),  # not "drinking", not "making"

@@ -6,6 +6,7 @@ state (in the texter's cookie) and turns replies into messages.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 from bot import places
@@ -120,7 +121,7 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
 
     lang = _language(state, tokens, text, flows)
     words = lexicon.correct(tokens)
-    reading = read(lexicon.correct(sentence_words(text)), lexicon)
+    reading = read(lexicon.correct(sentence_words(text)), lexicon, time.gmtime(now).tm_year)
     if reading.danger is not None:
         return _go(state, reading.danger, lang, minute), (reply_for(flows, reading.danger, lang),)
 

@@ -376,10 +376,12 @@ CHILD = "danger.child"  # danger, or someone taken, with a child or teen in the 
 SELF_HARM = "danger.selfharm"  # never cancelled by "years ago"
 YOUNG_HEALTH = "health.young"  # health questions from or about someone under 18
 PAST_HARM = "out.counseling"  # danger words about the past: someone to talk to
-ROUTES = (CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM)
+SOLD = ("out.exit",)  # a teen telling this about themself is a child being sold
+ROUTES = (CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM, *SOLD)
 NEGATION_WINDOW = 1  # only the word right before a danger phrase can cancel it
 ALONE = 3  # a danger_alone phrase counts in a text of at most this many words
 MINOR_AGES = range(10, 18)
+FIRST_YEAR = 1950  # four digits from here to last year are a year, told as past
 
 
 @dataclass(frozen=True)
@@ -391,14 +393,24 @@ class Reading:
 
 
 def _context(words: tuple[str, ...], lexicon: Lexicon,
-             stemmed: Mapping[str, tuple[str, ...]] | None = None) -> dict[str, list[int]]:
+             stemmed: Mapping[str, tuple[str, ...]] | None = None, year: int | None = None) -> dict[str, list[int]]:
     """The positions each context cue (negation, past, present, minor, age...) covers.
 
     A "now" inside "im ok now" says the person is safe, not that something happens now.
+    A year before this one puts its sentence in the past ("he raped me back in 2019").
     """
     found: dict[str, list[int]] = {}
     for name, length, position in lexicon.hits_at("context", words, stemmed):
         found.setdefault(name, []).extend(range(position, position + length))
+    if year is not None:  # a past year tells its whole sentence as past
+        start = 0
+        for i, word in enumerate((*words, BOUNDARY)):
+            if word == BOUNDARY:
+                sentence = words[start:i]
+                if any(len(w) == 4 and w.isdigit() and FIRST_YEAR <= int(w) < year
+                       and sentence[j - 1 : j] not in (("since",), ("desde",)) for j, w in enumerate(sentence)):
+                    found.setdefault("past", []).extend(range(start, i))
+                start = i + 1
     if "safe_now" in found and "present" in found:
         found["present"] = [p for p in found["present"] if p not in found["safe_now"]]
     return found
@@ -422,15 +434,23 @@ def mentions_minor(words: tuple[str, ...], cues: dict[str, list[int]]) -> bool:
 def negated(words: tuple[str, ...], position: int, cues: dict[str, list[int]]) -> bool:
     """The word just before this position negates it: "im not in danger", "no estoy en peligro".
 
-    Spanish "no" negates only a verb or pronoun after it ("no, me va a matar" is not negated).
+    Articles and the like in between are passed over ("not an emergency"). Spanish "no"
+    negates only a verb or pronoun after it ("no, me va a matar" is not negated). A thing
+    as the one who does it cancels it too ("before it kills me", "esto me esta matando").
     """
     before = position - NEGATION_WINDOW
-    if before < 0 or before not in cues.get("negation", ()):
+    while before > 0 and before in cues.get("filler", ()):  # "not an emergency", "not in danger"
+        before -= 1
+    if before < 0:
+        return False
+    if before in cues.get("thing", ()):  # "before it kills me": a thing, not a person, does it
+        return True
+    if before not in cues.get("negation", ()):
         return False
     return words[before] != "no" or position in cues.get("after_no", ())
 
 
-PAST_WINDOW = 6  # a past cue this close to a danger phrase puts it in the past ...
+PAST_WINDOW = 8  # a past cue this close to a danger phrase puts it in the past ...
 PRESENT_WINDOW = 3  # ... unless a present cue stands this close to it
 
 
@@ -448,10 +468,10 @@ def in_the_past(words: tuple[str, ...], position: int, length: int, cues: dict[s
     return near("past", PAST_WINDOW) and not near("present", PRESENT_WINDOW)
 
 
-def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
-    """Danger, then topics, for a normalised and typo-corrected text."""
+def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> Reading:
+    """Danger, then topics, for a normalised and typo-corrected text (written in `year`)."""
     stemmed = lexicon.stem_all(words)
-    cues = _context(words, lexicon, stemmed)
+    cues = _context(words, lexicon, stemmed, year)
     minor = mentions_minor(words, cues)
     danger = None
     found = lexicon.hits_at("danger", words, stemmed)
@@ -484,6 +504,9 @@ def read(words: tuple[str, ...], lexicon: Lexicon) -> Reading:
     if past_harm and not scores:
         scores[PAST_HARM] = 1
     if danger in (None, "danger") and minor and "taken" in cues:  # "a 14 yr old girl with grown men"
+        danger = CHILD
+    if danger is None and scores and max(scores, key=scores.__getitem__) in SOLD \
+            and teen_age(words, cues, ("age_self",)):  # "im 15 and he says i owe him"
         danger = CHILD
     ranked = tuple(sorted(scores.items(), key=lambda item: (-item[1], -item[0].count("."), item[0])))
     return Reading(danger, ranked)

@@ -97,6 +97,29 @@ def test_negation_and_the_past_cancel_danger_but_present_danger_wins(text, dange
     assert reading(text).danger == danger
 
 
+@pytest.mark.parametrize(("text", "danger"), [
+    ("its not an emergency, where do i report a massage place", None),  # "an" passed over
+    ("no es una emergencia, solo quiero hablar", None),
+    ("trying to stop using before it kills me", None),  # a thing, not a person
+    ("esto me esta matando, quiero dejar de tomar", None),
+    ("hes going to kill me", "danger"),
+    ("if i call 911 on a john will i get charged", None),  # a question about calling
+    ("call 911", "danger"),  # a cry for help
+])
+def test_articles_are_passed_over_and_a_thing_doing_it_is_not_danger(text, danger):
+    assert reading(text).danger == danger
+
+
+@pytest.mark.parametrize(("text", "year", "danger"), [
+    ("he raped me and i got arrested the same night back in 2019, can that be erased", 2026, None),
+    ("he raped me in 2026 and hes outside now", 2026, "danger.assault"),  # this year, and now
+    ("since 2019 he beats me every day", 2026, "danger"),  # still going on
+    ("he raped me and i got arrested the same night back in 2019, can that be erased", None, "danger.assault"),
+])
+def test_a_year_before_this_one_tells_danger_as_past(text, year, danger):
+    assert read(SHIPPED.correct(tuple(normalize(text).split())), SHIPPED, year).danger == danger
+
+
 def test_danger_told_as_past_leads_to_someone_to_talk_to():
     assert reading("i was raped years ago and never told anyone").topics[0][0] == "out.counseling"
 
@@ -105,6 +128,9 @@ def test_danger_told_as_past_leads_to_someone_to_talk_to():
     ("im 15 and he wont let me leave", "danger.child"),
     ("theres a 14 yr old girl at the motel with grown men", "danger.child"),
     ("mi hija de 16 no ha vuelto y un tipo la esta vendiendo", "danger.child"),
+    ("im 15 and he says i owe him so i have to work tonight", "danger.child"),  # a teen being sold
+    ("theres a girl maybe 12 in room 208 and grown men keep going in", "danger.child"),
+    ("im 25 and he says i owe him so i have to work tonight", None),
     ("my daughter is 15 and wants to get tested", None),
     ("i have 2 kids and need food", None),
 ])

@@ -243,9 +243,9 @@ def _keyword_table(path: Path) -> tuple[str, dict]:
     lang = document.get("language")
     if lang not in LANGUAGES:
         raise FlowError(path, f"language must be one of {', '.join(LANGUAGES)}", line=1)
-    for section in ("commands", "danger", "topics", "danger_alone", "context", "shorthand"):
+    for section in ("commands", "danger", "topics", "danger_alone", "context", "shorthand", "outranks"):
         value = document.get(section)
-        if section in ("danger_alone", "context", "shorthand") and value is None:
+        if section in ("danger_alone", "context", "shorthand", "outranks") and value is None:
             document[section] = {}
             continue
         if not isinstance(value, Mapping):
@@ -270,6 +270,11 @@ def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str,
                 if target not in nodes:
                     raise FlowError(path, f"{section} lead to node '{target}', which does not exist",
                                     line=line_of(table[section]))
+        for target, beaten in table["outranks"].items():
+            for node in (target, *beaten):
+                if node not in table["topics"] and not any(node in t["topics"] for _, t in tables.values()):
+                    raise FlowError(path, f"outranks names '{node}', which no topic words lead to",
+                                    line=line_of(table["outranks"]))
         for target, phrases in table["topics"].items():
             for phrase in phrases:
                 key = normalize(str(phrase))

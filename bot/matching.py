@@ -212,6 +212,7 @@ class Lexicon:
     lockscreen: frozenset[str] = frozenset()  # topic words a message's first line must not show
     shorthand: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # "u" -> ("you",), "q" -> ("que",)
     targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # section -> nodes it leads to
+    outranks: Mapping[str, frozenset[str]] = field(default_factory=dict)  # node -> topics it beats when both are found
     _by_initial: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # typo targets by first letter
 
     @classmethod
@@ -226,7 +227,10 @@ class Lexicon:
         stems: dict[str, Stems] = {}
         vocabulary: set[str] = set()
         targets: dict[str, dict[str, None]] = {}
+        outranks: dict[str, set[str]] = {}
         for lang, table in tables.items():
+            for node, beaten in (table.get("outranks") or {}).items():
+                outranks.setdefault(node, set()).update(beaten)
             for name, words in table.get("commands", {}).items():
                 commands.setdefault(name, []).extend(words)
             stem, stemmed = _stemmer(lang), STEMMED.get(lang, frozenset())
@@ -264,6 +268,7 @@ class Lexicon:
             lockscreen=frozenset(lockscreen),
             shorthand=shorthand,
             targets={section: tuple(nodes) for section, nodes in targets.items()},
+            outranks={node: frozenset(beaten) for node, beaten in outranks.items()},
             _by_initial=_by_initial(vocabulary),
         )
 
@@ -508,6 +513,12 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
     if danger is None and scores and max(scores, key=scores.__getitem__) in SOLD \
             and teen_age(words, cues, ("age_self",)):  # "im 15 and he says i owe him"
         danger = CHILD
-    ranked = tuple(sorted(scores.items(), key=lambda item: (-item[1], -item[0].count("."), item[0])))
-    return Reading(danger, ranked)
+    ranked = sorted(scores.items(), key=lambda item: (-item[1], -item[0].count("."), item[0]))
+    if ranked:  # "can my charges be erased? he made me do it": the request beats its background
+        top, best = ranked[0]
+        for i, (node, _) in enumerate(ranked[1:], start=1):
+            if top in lexicon.outranks.get(node, ()):
+                ranked.insert(0, (ranked.pop(i)[0], best + 1))
+                break
+    return Reading(danger, tuple(ranked))
 

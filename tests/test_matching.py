@@ -120,6 +120,16 @@ def test_a_year_before_this_one_tells_danger_as_past(text, year, danger):
     assert read(SHIPPED.correct(tuple(normalize(text).split())), SHIPPED, year).danger == danger
 
 
+@pytest.mark.parametrize(("text", "topic"), [
+    ("can my prostitution charges get cleared? he made me do it", "law.vacate"),
+    ("quiero borrar los cargos de cuando el me obligaba a trabajar", "law.vacate"),
+    ("como se si a mi amiga la estan obligando", "report.signs"),
+    ("he made me do it and keeps all my money", "out.exit"),  # no request: the story is the topic
+])
+def test_a_request_beats_the_story_around_it(text, topic):
+    assert reading(text).topics[0][0] == topic
+
+
 def test_danger_told_as_past_leads_to_someone_to_talk_to():
     assert reading("i was raped years ago and never told anyone").topics[0][0] == "out.counseling"
 

@@ -170,13 +170,27 @@ def clitic_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
     return found
 
 
+def spanish_variants(tokens: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The phrase said by several people, then each with its pronoun moved.
+
+    "me pega" (he hits me) is also "me pegan" (they hit me); "me esta siguiendo", "me estan siguiendo".
+    >>> spanish_variants(("me", "pega"))
+    [('me', 'pegan')]
+    """
+    plural = tuple(word + "n" if i and tokens[i - 1] in CLITICS and len(word) >= 3 and word[-1] in "ae" else word
+                   for i, word in enumerate(tokens))
+    forms = [tokens] + ([plural] if plural != tokens else [])
+    found = [variant for form in forms for variant in clitic_variants(form)]
+    return forms[1:] + [variant for variant in dict.fromkeys(found) if variant not in forms]
+
+
 STEMMER_NAMES = {"en": "english", "es": "spanish"}
 SECTIONS = ("danger", "danger_alone", "topics", "context")
 # Which sections match by stem. Spanish verb endings carry who does what to whom ("me quiere
 # matar", he wants to kill me; "me quiero matar", I want to kill myself) and when ("me pega",
 # "me pegaba"), so Spanish danger words and context match as written.
 STEMMED = {"en": frozenset(SECTIONS), "es": frozenset({"topics"})}
-VARIANTS = {"es": clitic_variants}
+VARIANTS = {"es": spanish_variants}
 
 
 @dataclass(frozen=True)
@@ -243,6 +257,8 @@ class Lexicon:
                 for phrases in raw.values():
                     for phrase in phrases:
                         words = normalize(str(phrase)).split()
+                        for variant in variants(tuple(words)) if variants else ():
+                            vocabulary.update(variant)  # "pegan" is a word, not a typo of "pagan"
                         vocabulary.update(words)
                         if section in ("danger", "topics"):
                             for word in words:
@@ -444,7 +460,7 @@ def negated(words: tuple[str, ...], position: int, cues: dict[str, list[int]]) -
     as the one who does it cancels it too ("before it kills me", "esto me esta matando").
     """
     before = position - NEGATION_WINDOW
-    while before > 0 and before in cues.get("filler", ()):  # "not an emergency", "not in danger"
+    while before > 0 and before in cues.get("filler", ()):  # "not an emergency", "my feet are killing me"
         before -= 1
     if before < 0:
         return False

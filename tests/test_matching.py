@@ -102,6 +102,9 @@ def test_negation_and_the_past_cancel_danger_but_present_danger_wins(text, dange
     ("no es una emergencia, solo quiero hablar", None),
     ("trying to stop using before it kills me", None),  # a thing, not a person
     ("esto me esta matando, quiero dejar de tomar", None),
+    ("my feet are killing me, need a place to crash", None),
+    ("quitting dope is killing me", None),
+    ("en la cabeza me pego", "danger"),  # Spanish leaves out "he": a body part is not the doer
     ("hes going to kill me", "danger"),
     ("if i call 911 on a john will i get charged", None),  # a question about calling
     ("call 911", "danger"),  # a cry for help
@@ -168,6 +171,8 @@ def test_english_matches_by_stem_and_spanish_danger_as_written(text, danger):
     ("esta siguiendome", "danger"),  # the table has "me esta siguiendo"
     ("me voy a cortar", "danger.selfharm"),  # "cortarme", said by "I"
     ("me van a cortar la luz si no pago", None),  # "they will cut off my power"
+    ("en el trabajo me pegan", "danger"),  # the table has "me pega": said of several people
+    ("no me pagan", None),  # and "pegan" did not make "pagan" a typo
 ])
 def test_a_spanish_pronoun_matches_before_the_verb_or_on_its_end(text, danger):
     assert reading(text).danger == danger

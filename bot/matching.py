@@ -397,7 +397,7 @@ CHILD = "danger.child"  # danger, or someone taken, with a child or teen in the 
 SELF_HARM = "danger.selfharm"  # never cancelled by "years ago"
 YOUNG_HEALTH = "health.young"  # health questions from or about someone under 18
 PAST_HARM = "out.counseling"  # danger words about the past: someone to talk to
-SOLD = ("out.exit",)  # a teen telling this about themself is a child being sold
+SOLD = ("out.exit",)  # a teen telling this about themself is a child being sold, whatever else they say
 ROUTES = (CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM, *SOLD)
 NEGATION_WINDOW = 1  # only the word right before a danger phrase can cancel it
 ALONE = 3  # a danger_alone phrase counts in a text of at most this many words
@@ -444,12 +444,17 @@ def teen_age(words: tuple[str, ...], cues: dict[str, list[int]], kinds: tuple[st
                for i, word in enumerate(words))
 
 
+def teen_self(words: tuple[str, ...], cues: dict[str, list[int]]) -> bool:
+    """The texter says they are under 18: "im 15", "tengo 16", "im in 8th grade", "soy menor"."""
+    return "minor_self" in cues or teen_age(words, cues, ("age_self",))
+
+
 def mentions_minor(words: tuple[str, ...], cues: dict[str, list[int]]) -> bool:
     """A child or teen is in the text: a word for one, or an age of 10-17 said as an age.
 
     "im 15", "a 14 yr old", "tengo 16", "mi hija de 13" count; "2 kids" or "20 min" do not.
     """
-    return "minor" in cues or teen_age(words, cues, ("age", "age_self"))
+    return "minor" in cues or "minor_self" in cues or teen_age(words, cues, ("age", "age_self"))
 
 
 def negated(words: tuple[str, ...], position: int, cues: dict[str, list[int]]) -> bool:
@@ -515,7 +520,7 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
             hits.append((target, length))
     if hits:
         danger = max(hits, key=lambda hit: (hit[1], hit[0] == SELF_HARM))[0]
-        if danger != SELF_HARM and teen_age(words, cues, ("age_self",)):  # "im 15 and he wont let me go"
+        if danger != SELF_HARM and teen_self(words, cues):  # "im 15 and he wont let me go"
             danger = CHILD
     scores: dict[str, int] = {}
     for target, length, _ in lexicon.hits_at("topics", words, stemmed):
@@ -526,8 +531,8 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
         scores[PAST_HARM] = 1
     if danger in (None, "danger") and minor and "taken" in cues:  # "a 14 yr old girl with grown men"
         danger = CHILD
-    if danger is None and scores and max(scores, key=scores.__getitem__) in SOLD \
-            and teen_age(words, cues, ("age_self",)):  # "im 15 and he says i owe him"
+    if danger is None and ("taken" in cues or any(node in scores for node in SOLD)) \
+            and teen_self(words, cues):  # "im 15 and he says i owe him", "im 16 and my bf makes me see men"
         danger = CHILD
     ranked = sorted(scores.items(), key=lambda item: (-item[1], -item[0].count("."), item[0]))
     if ranked:  # "can my charges be erased? he made me do it": the request beats its background

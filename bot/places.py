@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 from rapidfuzz import fuzz, process
+
+from bot.cache import CACHE_DIR, built_once
 
 STATE = "CT"
 MAX_WORDS = 4  # the longest town name: "New Preston Marble Dale"
@@ -29,7 +27,6 @@ FUZZY_MIN_LENGTH = 5  # shorter words must match exactly ("kent" is not "cent")
 _ZIP = re.compile(r"(?<!\d)(\d{5})(?:-\d{4})?(?!\d)")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _FILLER = frozenset({"ct", "conn", "connecticut"})
-CACHE_DIR = Path(os.environ.get("HELPLINE_INSTANCE_DIR") or Path(__file__).resolve().parent.parent / "instance")
 CACHE_FORMAT = 1
 
 
@@ -93,23 +90,12 @@ def _index() -> _Index:
     """
     import importlib.metadata
 
-    version = importlib.metadata.version("zipcodes")
-    cache = CACHE_DIR / f"ct-places-{version}-v{CACHE_FORMAT}.json"
+    name = f"ct-places-{importlib.metadata.version('zipcodes')}-v{CACHE_FORMAT}.json"
     try:
-        return _from_json(json.loads(cache.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    built = subprocess.run([sys.executable, "-m", "bot.places"], check=True, capture_output=True,  # noqa: S603
-                           text=True, timeout=60).stdout
-    index = _from_json(json.loads(built))
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(built, encoding="utf-8")
-        temporary.replace(cache)
-    except OSError:
-        pass  # a read-only instance folder: build again next start
-    return index
+        return _from_json(json.loads(built_once(name, "bot.places", timeout=60)))
+    except (ValueError, KeyError, TypeError):  # a damaged cache file: build again
+        (CACHE_DIR / name).unlink(missing_ok=True)
+        return _from_json(json.loads(built_once(name, "bot.places", timeout=60)))
 
 
 def _to_json(index: _Index) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from bot.matching import LANGUAGES, ROUTES, Lexicon, normalize
+from bot.words import common_words
 
 SPEC_VERSION = 2
 KEYWORDS_SPEC_VERSION = 1
@@ -405,6 +406,7 @@ def load_flows(directory: Path | str) -> Flows:
         tables[lang] = (path, table)
     _check_keywords(tables, nodes)
     lexicon = Lexicon.build({lang: table for lang, (_, table) in tables.items()})
+    lexicon = replace(lexicon, known=common_words(lexicon.vocabulary))
     for key, campaign in campaigns.items():
         words = tuple(key.split())
         if lexicon.commands.exact(words) or lexicon.hits_at("danger", words) or lexicon.hits_at("danger_alone", words):

@@ -228,6 +228,7 @@ class Lexicon:
     targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # section -> nodes it leads to
     outranks: Mapping[str, frozenset[str]] = field(default_factory=dict)  # node -> topics it beats when both are found
     _by_initial: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # typo targets by first letter
+    known: frozenset[str] = frozenset()  # common words never taken for typos (bot/words.py): "acusaron"
 
     @classmethod
     def build(cls, tables: Mapping[str, Mapping]) -> Lexicon:
@@ -325,7 +326,7 @@ class Lexicon:
         A typo drops or swaps letters far more often than it adds one, so a shorter known word
         is taken only when the text doubled a letter ("clinicc"): "dando" is not "dano".
         """
-        if word in self.vocabulary or word.isdigit():
+        if word in self.vocabulary or word in self.known or word.isdigit():
             return word
         limit = max_typos(word)
         if not limit:

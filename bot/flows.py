@@ -260,6 +260,13 @@ def _keyword_table(path: Path) -> tuple[str, dict]:
     missing = [c for c in COMMANDS if c not in document["commands"]]
     if missing:
         raise FlowError(path, f"commands lack {', '.join(missing)}", line=line_of(document["commands"]))
+    others = document.get("others")
+    if others is not None and not (
+            isinstance(others, Mapping) and isinstance(others.get("from"), str) and isinstance(others.get("to"), str)
+            and isinstance(others.get("swap"), Mapping) and others["swap"]
+            and all(isinstance(v, list) and v and all(isinstance(w, str) for w in v) for v in others["swap"].values())):
+        raise FlowError(path, "others needs 'from' and 'to' node ids and 'swap': {word: [words, ...]}",
+                        line=line_of(others) if isinstance(others, Mapping) else 1)
     return lang, document
 
 
@@ -271,6 +278,10 @@ def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str,
                 if target not in nodes:
                     raise FlowError(path, f"{section} lead to node '{target}', which does not exist",
                                     line=line_of(table[section]))
+        others = table.get("others") or {}
+        for node in (others.get("from"), others.get("to")) if others else ():
+            if node not in table["topics"]:
+                raise FlowError(path, f"others names '{node}', which no topic words lead to", line=line_of(others))
         for target, beaten in table["outranks"].items():
             for node in (target, *beaten):
                 if node not in table["topics"] and not any(node in t["topics"] for _, t in tables.values()):

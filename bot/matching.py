@@ -209,6 +209,29 @@ class Stems:
         return self.tables[section].hits_at(words, every=section == "context")
 
 
+def told_of_others(topics: Mapping[str, list], others: Mapping) -> dict[str, list]:
+    """The topics, with `others["from"]` phrases said of someone else added to `others["to"]`.
+
+    "takes my money" is the texter's own story (out.exit); "takes her money" is someone
+    else's (report). `others["swap"]` names the words to change: {"my": ["her", "his"]}.
+    Phrases a table already has stay where they are.
+    >>> told_of_others({"out.exit": ["takes my money"], "report": []},
+    ...                {"from": "out.exit", "to": "report", "swap": {"my": ["her", "his"]}})["report"]
+    ['takes her money', 'takes his money']
+    """
+    swap = {normalize(str(k)): [normalize(str(w)) for w in v] for k, v in others["swap"].items()}
+    written = {normalize(str(p)) for phrases in topics.values() for p in phrases}
+    told: dict[str, None] = {}
+    for phrase in topics.get(others["from"], ()):
+        tokens = normalize(str(phrase)).split()
+        if any(t in swap for t in tokens):
+            for i in range(max(len(swap[t]) for t in tokens if t in swap)):
+                said = " ".join(swap[t][i % len(swap[t])] if t in swap else t for t in tokens)
+                if said not in written:
+                    told[said] = None
+    return {**topics, others["to"]: [*topics.get(others["to"], ()), *told]}
+
+
 def _stemmer(lang: str) -> Callable[[list[str]], list[str]]:
     return Stemmer.Stemmer(STEMMER_NAMES[lang]).stemWords
 
@@ -253,6 +276,8 @@ class Lexicon:
             sections = {}
             for section in SECTIONS:
                 raw = table.get(section, {}) or {}
+                if section == "topics" and table.get("others"):
+                    raw = told_of_others(raw, table["others"])
                 sections[section] = PhraseTable.build(raw, stem if section in stemmed else None, variants)
                 targets.setdefault(section, {}).update(dict.fromkeys(raw))
                 for phrases in raw.values():

@@ -133,6 +133,16 @@ def test_a_request_beats_the_story_around_it(text, topic):
     assert reading(text).topics[0][0] == topic
 
 
+@pytest.mark.parametrize(("text", "topic"), [
+    ("he takes my money and makes me work", "out.exit"),  # the texter's own story
+    ("theres a girl at my job, her uncle takes her money and makes her work", "report"),  # someone else's
+    ("mi chulo me quita el dinero", "out.exit"),
+    ("a mi prima su chulo le quita el dinero", "report"),
+])
+def test_the_same_story_told_of_someone_else_is_a_report(text, topic):
+    assert reading(text).topics[0][0] == topic
+
+
 def test_danger_told_as_past_leads_to_someone_to_talk_to():
     assert reading("i was raped years ago and never told anyone").topics[0][0] == "out.counseling"
 

@@ -20,6 +20,7 @@ _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _DOUBLED = re.compile(r"([a-z])\1")
+_NUMBER_UNIT = re.compile(r"^(\d+)(?!(?:st|nd|rd|th)$)([a-z]{2,})$")  # not "8th"
 _MENU_PREFIXES = frozenset({"option", "opcion", "number", "numero", "num", "no", "press", "reply"})
 
 
@@ -339,10 +340,14 @@ class Lexicon:
         return self.targets.get("topics", ())
 
     def correct(self, tokens: tuple[str, ...]) -> tuple[str, ...]:
-        """Spell out texting shorthand ("u", "rn", "q"), then mend small typos ("hotlne")."""
+        """Spell out texting shorthand ("u", "rn", "q"), part a number from its unit ("14yo"),
+        then mend small typos ("hotlne")."""
         words: list[str] = []
         for token in tokens:
-            words.extend(self.shorthand.get(token) or (self._correct_word(token),))
+            expanded = self.shorthand.get(token)
+            if expanded is None and (unit := _NUMBER_UNIT.match(token)) and token not in self.vocabulary:
+                expanded = (unit[1], self._correct_word(unit[2]))  # "14yo", "20min", "24hr"
+            words.extend(expanded or (self._correct_word(token),))
         return tuple(words)
 
     def _correct_word(self, word: str) -> str:

@@ -153,6 +153,7 @@ def test_danger_told_as_past_leads_to_someone_to_talk_to():
     ("mi hija de 16 no ha vuelto y un tipo la esta vendiendo", "danger.child"),
     ("im 15 and he says i owe him so i have to work tonight", "danger.child"),  # a teen being sold
     ("theres a girl maybe 12 in room 208 and grown men keep going in", "danger.child"),
+    ("my 14yo ran off w some guy she met on insta", "danger.child"),  # "14yo" is "14 yo"
     ("im 25 and he says i owe him so i have to work tonight", None),
     ("my daughter is 15 and wants to get tested", None),
     ("i have 2 kids and need food", None),

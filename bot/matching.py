@@ -20,6 +20,8 @@ _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _DOUBLED = re.compile(r"([a-z])\1")
+# Letters dropped in speech ("killin", "cansao"), restored before the common-word check.
+SPOKEN_ENDINGS = (("in", "ing"), ("ao", "ado"), ("io", "ido"), ("ia", "ida"))
 _NUMBER_UNIT = re.compile(r"^(\d+)(?!(?:st|nd|rd|th)$)([a-z]{2,})$")  # not "8th"
 _MENU_PREFIXES = frozenset({"option", "opcion", "number", "numero", "num", "no", "press", "reply"})
 
@@ -356,7 +358,12 @@ class Lexicon:
         A typo drops or swaps letters far more often than it adds one, so a shorter known word
         is taken only when the text doubled a letter ("clinicc"): "dando" is not "dano".
         """
-        if word in self.vocabulary or word in self.known or word.isdigit():
+        if word in self.vocabulary or word.isdigit():
+            return word
+        for short, full in SPOKEN_ENDINGS:  # "killin", "drinkin", "cansao": written as said
+            if word.endswith(short) and (spelled := word[: -len(short)] + full) in self.vocabulary:
+                return spelled
+        if word in self.known:
             return word
         limit = max_typos(word)
         if not limit:

@@ -193,6 +193,8 @@ def test_a_spanish_pronoun_matches_before_the_verb_or_on_its_end(text, danger):
     ("u", ("you",)), ("pls help rn", ("please", "help", "right", "now")), ("q", ("que",)),
     ("thinking", ("thinking",)), ("taking", ("taking",)),  # not "drinking", not "making"
     ("tesitng", ("testing",)),  # a swap of two letters is one typo
+    ("hes killin me", ("hes", "killing", "me")),  # a dropped letter, even where "killin" is a common word
+    ("toy escondia", ("estoy", "escondida")),
 ])
 def test_shorthand_is_spelled_out_and_typos_keep_their_first_letter(text, expected):
     assert SHIPPED.correct(tuple(normalize(text).split())) == expected

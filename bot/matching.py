@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import Stemmer
 from rapidfuzz.distance import OSA
@@ -316,6 +316,12 @@ class Lexicon:
             outranks={node: frozenset(beaten) for node, beaten in outranks.items()},
             _by_initial=_by_initial(vocabulary),
         )
+
+    @classmethod
+    def corrector(cls, vocabulary: Iterable[str]) -> Lexicon:
+        """A lexicon that only mends typos toward these words (no tables)."""
+        known = frozenset(vocabulary)
+        return replace(cls.build({}), vocabulary=known, _by_initial=_by_initial(known))
 
     def stem_all(self, words: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         """Each language's stems of the words, to match several sections without stemming again."""

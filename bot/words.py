@@ -15,11 +15,10 @@ import logging
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 from pathlib import Path
 
 from bot.cache import CACHE_DIR, built_once
-from bot.matching import LANGUAGES, Lexicon, _by_initial, normalize
+from bot.matching import LANGUAGES, Lexicon, normalize
 
 TOP_WORDS = 50_000  # per language: everyday words and the common misspellings stay out of it
 CACHE_FORMAT = 1
@@ -57,9 +56,9 @@ def pick(vocabulary: Iterable[str], candidates: Iterable[str]) -> list[str]:
     >>> pick(["abusaron", "cortarme"], ["acusaron", "contarle", "hello"])
     ['acusaron', 'contarle']
     """
-    known = frozenset(vocabulary)
-    corrector = replace(Lexicon.build({}), vocabulary=known, _by_initial=_by_initial(known))
-    return sorted({word for word in candidates if word not in known and corrector.correct((word,)) != (word,)})
+    corrector = Lexicon.corrector(vocabulary)
+    return sorted({word for word in candidates
+                   if word not in corrector.vocabulary and corrector.correct((word,)) != (word,)})
 
 
 def _common() -> Iterator[str]:

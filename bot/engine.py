@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 
 from bot import places
 from bot.flows import Flows
-from bot.matching import LANGUAGES, detect_language, menu_number, normalize, read, sentence_words
+from bot.matching import BOUNDARY, LANGUAGES, detect_language, menu_number, read, sentence_words
 
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
@@ -108,7 +108,8 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     state = fresh(state, flows, now)
     minute = int(now // 60)
     text = (text or "")[:MAX_TEXT]
-    tokens = tuple(normalize(text).split())
+    sentences = sentence_words(text)  # normalised, with BOUNDARY between sentences
+    tokens = tuple(word for word in sentences if word != BOUNDARY)
     lexicon = flows.lexicon
     command = lexicon.commands.exact(tokens)
     if command == "optout":
@@ -120,8 +121,9 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         return start, (reply_for(flows, campaign.start, campaign.lang),)
 
     lang = _language(state, tokens, text, flows)
-    words = lexicon.correct(tokens)
-    reading = read(lexicon.correct(sentence_words(text)), lexicon, time.gmtime(now).tm_year)
+    corrected = lexicon.correct(sentences)
+    words = tuple(word for word in corrected if word != BOUNDARY)
+    reading = read(corrected, lexicon, time.gmtime(now).tm_year)
     if reading.danger is not None:
         return _go(state, reading.danger, lang, minute), (reply_for(flows, reading.danger, lang),)
 

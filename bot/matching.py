@@ -73,30 +73,37 @@ def max_typos(word: str) -> int:
 
 @dataclass(frozen=True)
 class PhraseTable:
-    """Phrases (token tuples) each leading to a target, indexed by their first token."""
+    """Phrases (token tuples) each leading to targets, indexed by first token, then by length.
 
-    by_first: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]
+    Finding the phrases at a word costs one lookup per phrase length, however many phrases
+    start with that word ("me" starts hundreds of Spanish ones).
+    """
+
+    by_first: Mapping[str, tuple[tuple[int, Mapping[tuple[str, ...], tuple[str, ...]]], ...]]
 
     @classmethod
     def build(cls, phrases: Mapping[str, Iterable[str]],
               stem: Callable[[list[str]], list[str]] | None = None,
               variants: Callable[[tuple[str, ...]], list[tuple[str, ...]]] | None = None) -> PhraseTable:
         """Index {target: [phrase, ...]} for matching, optionally by stem and with each phrase's
-        other word orders (`variants`); longer phrases first."""
-        index: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        other word orders (`variants`)."""
+        index: dict[str, dict[int, dict[tuple[str, ...], dict[str, None]]]] = {}
         for target, items in phrases.items():
             for phrase in items:
                 written = tuple(normalize(str(phrase)).split())
                 for tokens in [written, *(variants(written) if variants else ())]:
                     if stem is not None:
                         tokens = tuple(stem(list(tokens)))
-                    if tokens and (tokens, target) not in index.get(tokens[0], ()):
-                        index.setdefault(tokens[0], []).append((tokens, target))
-        return cls({k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in index.items()})
+                    if tokens:
+                        same_length = index.setdefault(tokens[0], {}).setdefault(len(tokens), {})
+                        same_length.setdefault(tokens, {})[target] = None
+        return cls({first: tuple((length, {p: tuple(t) for p, t in by_length[length].items()})
+                                 for length in sorted(by_length, reverse=True))
+                    for first, by_length in index.items()})
 
     def words(self) -> set[str]:
         """Every word used in a phrase."""
-        return {w for entries in self.by_first.values() for tokens, _ in entries for w in tokens}
+        return {w for spans in self.by_first.values() for _, phrases in spans for tokens in phrases for w in tokens}
 
     def hits(self, tokens: tuple[str, ...]) -> list[tuple[str, int]]:
         """(target, phrase length) for each phrase found as whole words in tokens.
@@ -112,19 +119,22 @@ class PhraseTable:
         found = []
         for i, token in enumerate(tokens):
             seen: set[str] = set()
-            for phrase, target in self.by_first.get(token, ()):
-                if target not in seen and tokens[i : i + len(phrase)] == phrase:
-                    found.append((target, len(phrase), i))
-                    if not every:
-                        break
-                    seen.add(target)
+            for length, phrases in self.by_first.get(token, ()):
+                for target in phrases.get(tokens[i : i + length], ()):
+                    if target not in seen:
+                        found.append((target, length, i))
+                        seen.add(target)
+                        if not every:
+                            break
+                if seen and not every:
+                    break
         return found
 
     def exact(self, tokens: tuple[str, ...]) -> str | None:
         """The target of a phrase that is the whole text, if any."""
-        for phrase, target in self.by_first.get(tokens[0] if tokens else "", ()):
-            if phrase == tokens:
-                return target
+        for length, phrases in self.by_first.get(tokens[0] if tokens else "", ()):
+            if length == len(tokens) and tokens in phrases:
+                return phrases[tokens][0]
         return None
 
 

@@ -13,7 +13,7 @@ from bot import ROOT, create_app
 from bot.chat import SMS_URL
 from bot.engine import State, step
 from bot.flows import load_flows
-from bot.matching import normalize
+from bot.matching import BOUNDARY, normalize, sentence_words
 from bot.twilio import sign
 from tests.conftest import TOKEN
 
@@ -35,6 +35,13 @@ states = st.none() | st.builds(
 @given(st.text(max_size=3000))
 def test_normalize_keeps_only_plain_words(text):
     assert set(normalize(text)) <= set("abcdefghijklmnopqrstuvwxyz0123456789 ")
+
+
+@given(st.text(max_size=500) | st.sampled_from(["STOP.", "hi!! help. now", "a.b", "ok?\nyes", "aaa. aaa"]))
+@settings(max_examples=300)
+def test_a_text_split_into_sentences_has_the_same_words(text):
+    """Commands, menu numbers and language are read from the same words that danger is."""
+    assert tuple(w for w in sentence_words(text) if w != BOUNDARY) == tuple(normalize(text).split())
 
 
 @given(states, texts)

@@ -87,14 +87,18 @@ def _go(state: State | None, node_id: str, lang: str, minute: int) -> State:
     return State(node_id, lang, minute, trail, campaign=state.campaign)
 
 
-def _close_call(topics: tuple[tuple[str, int], ...]) -> tuple[str, ...]:
-    """The two best topics when they tie and belong to different flows, else nothing."""
+def _close_call(topics: tuple[tuple[str, int], ...], flows: Flows, lang: str) -> tuple[str, ...]:
+    """The two best topics when they tie and belong to different flows, else nothing.
+
+    Only nodes a menu names can be offered: when the welcome ties with a topic, the topic wins.
+    """
     if len(topics) < 2 or topics[0][1] != topics[1][1]:
         return ()
     first, second = topics[0][0], topics[1][0]
     if first.split(".", 1)[0] == second.split(".", 1)[0]:
         return ()
-    return (first, second)
+    titled = tuple(node for node in (first, second) if (node, lang) in flows.titles)
+    return titled if len(titled) == 2 else titled[:1]
 
 
 def _ask(flows: Flows, offer: tuple[str, ...], lang: str) -> Reply:
@@ -160,7 +164,9 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
             nearby = replace(reply_for(flows, state.node, lang, lead), near=place.name)
             return _go(state, state.node, lang, minute), (nearby,)
 
-    offer = _close_call(reading.topics)
+    offer = _close_call(reading.topics, flows, lang)
+    if len(offer) == 1:  # a tie with a node no menu names
+        return _go(state, offer[0], lang, minute), (reply_for(flows, offer[0], lang),)
     if offer:
         here = _go(state, state.node if state is not None else flows.welcome, lang, minute)
         return replace(here, offer=offer), (_ask(flows, offer, lang),)

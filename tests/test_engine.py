@@ -7,6 +7,7 @@ import pytest
 from bot import ROOT
 from bot.engine import EXPIRY_SECONDS, State, step
 from bot.flows import load_flows
+from bot.matching import read, sentence_words
 
 NOW = 1_800_000_000.0  # a fixed clock: the engine never reads one
 
@@ -196,6 +197,19 @@ def test_when_two_topics_tie_the_line_asks_which_one_and_the_answer_picks_it(flo
     assert state.offer == ("law.help", "health")
     state, replies = step(state, "2", flows, NOW + 60)
     assert nodes(replies) == ["health"] and state.offer == ()
+
+
+@pytest.mark.parametrize(("text", "node"), [("this number hotline", "hotlines"),
+                                            ("esta tarjeta, asesoria legal", "law.help")])
+def test_a_tie_with_the_welcome_goes_to_the_topic_as_no_menu_names_the_welcome(flows, text, node):
+    reading_ties = [score for _, score in flows_reading(flows, text)[:2]]
+    assert len(set(reading_ties)) == 1, "the text must tie a topic with the welcome"
+    _, replies = talk(flows, text)
+    assert nodes(replies) == [node]
+
+
+def flows_reading(flows, text):
+    return read(flows.lexicon.correct(sentence_words(text)), flows.lexicon).topics
 
 
 def test_an_offer_is_forgotten_after_any_other_answer(flows):

@@ -16,6 +16,7 @@ from bot.matching import BOUNDARY, LANGUAGES, detect_language, menu_number, read
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
 TRAIL = 5  # how many steps BACK can retrace
+GREETING_WORDS = 3  # a first text this short that matches nothing gets the welcome; longer, "didn't get that"
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,8 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         target = reading.topics[0][0]
         return _go(state, target, lang, minute), (reply_for(flows, target, lang),)
 
-    if state is None:
+    if state is None and len(set(words)) <= GREETING_WORDS:  # "hi", "who is this?"
         return State(flows.welcome, lang, minute), (reply_for(flows, flows.welcome, lang),)
+    # Not understood: "didn't get that", 911 and 988 (a crisis said in words the line does
+    # not know, "whats even the point of tomorrow", still gets the crisis line), then the menu.
     return _go(state, flows.welcome, lang, minute), (reply_for(flows, "fallback", lang),)

@@ -97,7 +97,12 @@ class Score:
 
 
 def matches(node: str, label: str) -> bool:
-    """Whether a node satisfies a label: equal, or below it ("law.help" under "law")."""
+    """Whether a node satisfies a label: equal, or below it ("law.help" under "law").
+
+    "welcome" (no topic) is met by the welcome or by "didn't get that": both give the main menu.
+    """
+    if label == "welcome" and node == "fallback":
+        return True
     return node == label or node.startswith(label + ".")
 
 

@@ -253,3 +253,17 @@ def test_after_a_flow_edit_back_and_offers_skip_nodes_that_are_gone(flows):
 def test_911_in_any_form_is_danger(flows, text):
     _, replies = talk(flows, "hi", text)
     assert nodes(replies) == ["danger"]
+
+
+@pytest.mark.parametrize(("text", "node"), [
+    ("hi", "welcome"), ("hola quien es", "welcome"), ("?", "welcome"),
+    ("everything feels so heavy lately idk", "fallback"),  # not understood, and maybe a crisis
+    ("ya nada tiene sentido la neta", "fallback"),
+])
+def test_a_longer_first_text_the_line_does_not_understand_gets_911_and_988(flows, text, node):
+    state, replies = talk(flows, text)
+    assert nodes(replies) == [node] and state.node == "welcome"
+    message = replies[0].text + "\n" + replies[0].menu
+    assert "911" in message
+    assert ("988" in message) == (node == "fallback")
+    assert replies[0].menu == flows.menu("welcome", replies[0].lang)  # the main menu either way

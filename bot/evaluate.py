@@ -21,7 +21,7 @@ from bot import ROOT
 from bot.engine import step
 from bot.flows import FlowError, Flows, load_flows
 
-DEFAULT_FILES = sorted((ROOT / "eval").glob("dev*.yaml"))  # the development sets; heldout.yaml on request
+DEFAULT_FILES = sorted((ROOT / "eval").glob("dev*.yaml"))  # the development sets; heldout-*.yaml on request
 LANGS = ("en", "es", "mixed")
 NOW = 1_767_225_600.0  # 2026-01-01T00:00Z: a fixed clock, so runs compare
 ASK = "ask"

@@ -7,9 +7,11 @@ from collections import Counter
 
 import pytest
 
-from bot import ROOT
-from bot.evaluate import DEFAULT_FILES, Case, Result, is_right, load_cases, main, matches, run, score
+from bot import ROOT, directory
+from bot.engine import step
+from bot.evaluate import DEFAULT_FILES, NOW, Case, Result, is_right, load_cases, main, matches, run, score
 from bot.flows import load_flows
+from bot.replies import Renderer
 
 LABELS = (
     "hotlines", "out.exit", "out.shelter", "out.needs", "out.substance", "out.counseling",
@@ -129,3 +131,13 @@ def test_dev_set_meets_the_targets(cases, flows):
     assert s.danger_recall == 1.0
     assert s.false_alarm_rate is not None and s.false_alarm_rate <= 0.03
     assert s.total.accuracy is not None and s.total.accuracy >= 0.90
+
+
+def test_every_first_reply_to_every_evaluation_text_says_how_to_reach_911(flows):
+    """Held-out sets included: a danger text the matcher misses still gets 911 in its first answer."""
+    renderer = Renderer(flows, directory.snapshot_from_data(ROOT / "data"))
+    paths = sorted((ROOT / "eval").glob("*.yaml"))
+    assert any(p.name.startswith("heldout") for p in paths)
+    texts = [case.text for path in paths for case in load_cases(path)]
+    without = [t for t in texts if "911" not in "\n".join(renderer.messages(step(None, t, flows, NOW)[1], NOW))]
+    assert without == [] and len(texts) >= 1500

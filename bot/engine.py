@@ -178,5 +178,5 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     if state is None and len(set(words)) <= GREETING_WORDS:  # "hi", "who is this?"
         return State(flows.welcome, lang, minute), (reply_for(flows, flows.welcome, lang),)
     # Not understood: "didn't get that", 911 and 988 (a crisis said in words the line does
-    # not know, "whats even the point of tomorrow", still gets the crisis line), then the menu.
+    # not know, "everything feels so heavy lately", still gets the crisis line), then the menu.
     return _go(state, flows.welcome, lang, minute), (reply_for(flows, "fallback", lang),)

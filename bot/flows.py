@@ -43,7 +43,7 @@ class FlowError(ValueError):
         super().__init__(f"{where}: " + (f"node '{node}': " if node else "") + problem)
 
 
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when built with it: 6x faster
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when PyYAML has it: faster
     """A YAML loader that remembers the line each mapping starts on."""
 
 

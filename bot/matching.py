@@ -379,6 +379,8 @@ class Lexicon:
         for short, full in SPOKEN_ENDINGS:  # "killin", "drinkin", "cansao": written as said
             if word.endswith(short) and (spelled := word[: -len(short)] + full) in self.vocabulary:
                 return spelled
+        if "k" in word and (spelled := word.replace("k", "qu")) in self.vocabulary:  # "kiero", "kitar", "aki"
+            return spelled
         if word in self.known:
             return word
         limit = max_typos(word)

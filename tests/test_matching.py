@@ -105,6 +105,7 @@ def test_negation_and_the_past_cancel_danger_but_present_danger_wins(text, dange
     ("my feet are killing me, need a place to crash", None),
     ("quitting dope is killing me", None),
     ("en la cabeza me pego", "danger"),  # Spanish leaves out "he": a body part is not the doer
+    ("not gonna hurt myself or anything, just depressed", None),  # "gonna" passed over
     ("hes going to kill me", "danger"),
     ("if i call 911 on a john will i get charged", None),  # a question about calling
     ("call 911", "danger"),  # a cry for help
@@ -195,6 +196,7 @@ def test_a_spanish_pronoun_matches_before_the_verb_or_on_its_end(text, danger):
     ("tesitng", ("testing",)),  # a swap of two letters is one typo
     ("hes killin me", ("hes", "killing", "me")),  # a dropped letter, even where "killin" is a common word
     ("toy escondia", ("estoy", "escondida")),
+    ("me kiero kitar la vida", ("me", "quiero", "quitar", "la", "vida")),  # "k" for "qu"
 ])
 def test_shorthand_is_spelled_out_and_typos_keep_their_first_letter(text, expected):
     assert SHIPPED.correct(tuple(normalize(text).split())) == expected

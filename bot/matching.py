@@ -73,13 +73,14 @@ def max_typos(word: str) -> int:
 
 @dataclass(frozen=True)
 class PhraseTable:
-    """Phrases (token tuples) each leading to targets, indexed by first token, then by length.
+    """Phrases (token tuples), each leading to targets, and the lengths of those starting with each word.
 
     Finding the phrases at a word costs one lookup per phrase length, however many phrases
     start with that word ("me" starts hundreds of Spanish ones).
     """
 
-    by_first: Mapping[str, tuple[tuple[int, Mapping[tuple[str, ...], tuple[str, ...]]], ...]]
+    lengths: Mapping[str, tuple[int, ...]]  # first word -> lengths of its phrases, longest first
+    phrases: Mapping[tuple[str, ...], tuple[str, ...]]  # phrase -> targets, in table order
 
     @classmethod
     def build(cls, phrases: Mapping[str, Iterable[str]],
@@ -87,7 +88,7 @@ class PhraseTable:
               variants: Callable[[tuple[str, ...]], list[tuple[str, ...]]] | None = None) -> PhraseTable:
         """Index {target: [phrase, ...]} for matching, optionally by stem and with each phrase's
         other word orders (`variants`)."""
-        index: dict[str, dict[int, dict[tuple[str, ...], dict[str, None]]]] = {}
+        index: dict[tuple[str, ...], dict[str, None]] = {}
         for target, items in phrases.items():
             for phrase in items:
                 written = tuple(normalize(str(phrase)).split())
@@ -95,21 +96,24 @@ class PhraseTable:
                     if stem is not None:
                         tokens = tuple(stem(list(tokens)))
                     if tokens:
-                        same_length = index.setdefault(tokens[0], {}).setdefault(len(tokens), {})
-                        same_length.setdefault(tokens, {})[target] = None
-        return cls({first: tuple((length, {p: tuple(t) for p, t in by_length[length].items()})
-                                 for length in sorted(by_length, reverse=True))
-                    for first, by_length in index.items()})
+                        index.setdefault(tokens, {})[target] = None
+        lengths: dict[str, set[int]] = {}
+        for tokens in index:
+            lengths.setdefault(tokens[0], set()).add(len(tokens))
+        return cls({first: tuple(sorted(found, reverse=True)) for first, found in lengths.items()},
+                   {tokens: tuple(targets) for tokens, targets in index.items()})
 
     def words(self) -> set[str]:
         """Every word used in a phrase."""
-        return {w for spans in self.by_first.values() for _, phrases in spans for tokens in phrases for w in tokens}
+        return {w for tokens in self.phrases for w in tokens}
 
     def hits(self, tokens: tuple[str, ...]) -> list[tuple[str, int]]:
         """(target, phrase length) for each phrase found as whole words in tokens.
 
         >>> PhraseTable.build({"out": ["get out"]}).hits(("i", "want", "to", "get", "out"))
         [('out', 2)]
+        >>> PhraseTable.build({"a": ["help"], "b": ["help me now"]}).hits(("help", "me"))
+        [('a', 1)]
         """
         return [(target, length) for target, length, _ in self.hits_at(tokens)]
 
@@ -119,8 +123,10 @@ class PhraseTable:
         found = []
         for i, token in enumerate(tokens):
             seen: set[str] = set()
-            for length, phrases in self.by_first.get(token, ()):
-                for target in phrases.get(tokens[i : i + length], ()):
+            for length in self.lengths.get(token, ()):
+                if i + length > len(tokens):
+                    continue
+                for target in self.phrases.get(tokens[i : i + length], ()):
                     if target not in seen:
                         found.append((target, length, i))
                         seen.add(target)
@@ -132,10 +138,8 @@ class PhraseTable:
 
     def exact(self, tokens: tuple[str, ...]) -> str | None:
         """The target of a phrase that is the whole text, if any."""
-        for length, phrases in self.by_first.get(tokens[0] if tokens else "", ()):
-            if length == len(tokens) and tokens in phrases:
-                return phrases[tokens][0]
-        return None
+        targets = self.phrases.get(tokens)
+        return targets[0] if targets else None
 
 
 # Spanish puts an object pronoun either before the verb phrase or on the end of its

@@ -30,7 +30,8 @@ REQUIRED_STRINGS = (
 )
 COMMANDS = ("optout", "menu", "back", "help", "forget", "english", "spanish")
 MAX_OPTIONS = 9
-# A run of 7+ digits (with the usual separators) or a 3-digit crisis code standing alone.
+# A 10-digit US phone number, with the usual separators and an optional +1. The national
+# 3-digit codes (911, 988) may be written in flows: they are the same everywhere.
 PHONE_NUMBER = re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w-])")
 
 

@@ -453,12 +453,13 @@ def detect_language(tokens: tuple[str, ...], raw: str, lexicon: Lexicon) -> dict
 # Reading a free text: danger first, then topics, with the context that changes them.
 
 # Where context sends a text; flows.py checks that these nodes exist.
+GENERIC_DANGER = "danger"  # danger words with no more to say; any more specific danger page wins over it
 CHILD = "danger.child"  # danger, or someone taken, with a child or teen in the text
 SELF_HARM = "danger.selfharm"  # never cancelled by "years ago"
 YOUNG_HEALTH = "health.young"  # health questions from or about someone under 18
 PAST_HARM = "out.counseling"  # danger words about the past: someone to talk to
 SOLD = ("out.exit",)  # a teen telling this about themself is a child being sold, whatever else they say
-ROUTES = (CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM, *SOLD)
+ROUTES = (GENERIC_DANGER, CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM, *SOLD)
 NEGATION_WINDOW = 1  # only the word right before a danger phrase can cancel it
 ALONE = 3  # a danger_alone phrase counts in a text of at most this many words
 MINOR_AGES = range(10, 18)
@@ -580,6 +581,9 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
             hits.append((target, length))
     if hits:
         danger = max(hits, key=lambda hit: (hit[1], hit[0] == SELF_HARM))[0]
+        specific = [hit for hit in hits if hit[0] not in (GENERIC_DANGER, SELF_HARM)]
+        if danger == GENERIC_DANGER and specific:  # "he forced me, im bleeding": the assault page (it says 911 too)
+            danger = max(specific, key=lambda hit: hit[1])[0]
         if danger != SELF_HARM and teen_self(words, cues):  # "im 15 and he wont let me go"
             danger = CHILD
     scores: dict[str, int] = {}
@@ -589,7 +593,7 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
         scores[target] = scores.get(target, 0) + length
     if past_harm and not scores:
         scores[PAST_HARM] = 1
-    if danger in (None, "danger") and minor and "taken" in cues:  # "a 14 yr old girl with grown men"
+    if danger in (None, GENERIC_DANGER) and minor and "taken" in cues:  # "a 14 yr old girl with grown men"
         danger = CHILD
     if danger is None and ("taken" in cues or any(node in scores for node in SOLD)) \
             and teen_self(words, cues):  # "im 15 and he says i owe him", "im 16 and my bf makes me see men"

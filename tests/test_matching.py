@@ -144,6 +144,16 @@ def test_the_same_story_told_of_someone_else_is_a_report(text, topic):
     assert reading(text).topics[0][0] == topic
 
 
+@pytest.mark.parametrize(("text", "danger"), [
+    ("the client forced me, im bleeding", "danger.assault"),  # the assault page, which also says 911
+    ("un cliente me forzo hace rato y estoy sangrando", "danger.assault"),
+    ("hes outside and im bleeding", "danger"),
+    ("he forced me and i want to die", "danger.selfharm"),  # self-harm still wins
+])
+def test_a_specific_danger_page_wins_over_the_general_one(text, danger):
+    assert reading(text).danger == danger
+
+
 def test_danger_told_as_past_leads_to_someone_to_talk_to():
     assert reading("i was raped years ago and never told anyone").topics[0][0] == "out.counseling"
 

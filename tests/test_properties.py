@@ -58,6 +58,64 @@ def test_step_always_answers_or_stays_silent_only_for_opt_out(state, text):
         assert new_state.node in FLOWS.nodes and new_state.lang in ("en", "es")
 
 
+def _table_phrases() -> list[str]:
+    import yaml
+
+    phrases = []
+    for path in sorted((ROOT / "flows" / "keywords").glob("*.yaml")):
+        table = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for section in ("danger", "danger_alone", "topics", "context"):
+            for items in (table.get(section) or {}).values():
+                phrases.extend(str(p) for p in items)
+    return phrases
+
+
+# Texts made of the tables' own phrases: ties, asks, negations, ages and cues meet in every mix.
+phrase_texts = st.lists(st.sampled_from(_table_phrases()), min_size=1, max_size=4).map(" ".join)
+
+
+@given(states, phrase_texts)
+@settings(max_examples=500, deadline=None)
+def test_any_mix_of_keyword_phrases_gets_an_answer_from_a_real_node(state, text):
+    new_state, replies = step(state, text, FLOWS, NOW)
+    assert len(replies) == 1
+    reply = replies[0]
+    assert reply.node in FLOWS.nodes or (reply.node == "ask" and len(new_state.offer) == 2)
+    for node in new_state.offer:
+        assert (node, reply.lang) in FLOWS.titles
+
+
+def _tied_pairs() -> list[str]:
+    """For every two topics, a phrase of each with as many words: texts that tie them."""
+    import yaml
+
+    by_target: dict[str, dict[int, str]] = {}
+    for path in sorted((ROOT / "flows" / "keywords").glob("*.yaml")):
+        for target, items in (yaml.safe_load(path.read_text(encoding="utf-8"))["topics"] or {}).items():
+            for phrase in items:
+                by_target.setdefault(target, {}).setdefault(len(normalize(str(phrase)).split()), str(phrase))
+    texts = []
+    for a in sorted(by_target):
+        for b in sorted(by_target):
+            shared = sorted(set(by_target[a]) & set(by_target[b]))
+            if a < b and shared:
+                texts.append(f"{by_target[a][shared[0]]}. {by_target[b][shared[0]]}")
+    return texts
+
+
+def test_every_two_topics_said_together_get_a_real_answer():
+    """A tie between any two topics asks between nodes a menu names, or goes to one of them."""
+    texts = _tied_pairs()
+    assert len(texts) > 100
+    for text in texts:
+        new_state, replies = step(None, text, FLOWS, NOW)
+        assert len(replies) == 1, text
+        if replies[0].node == "ask":
+            assert all((node, replies[0].lang) in FLOWS.titles for node in new_state.offer), text
+        else:
+            assert replies[0].node in FLOWS.nodes, text
+
+
 field_names = st.sampled_from(["Body", "From", "To", "NumMedia", "MediaUrl0", "MessageSid", "FromZip",
                                "ProfileName", "WaId", "OptOutType"]) | st.text(min_size=1, max_size=12)
 field_values = st.text(max_size=1700)

@@ -48,6 +48,7 @@ class Result:
     case: Case
     got: str
     offered: tuple[str, ...] = ()
+    lang: str = ""  # the language the line answered in
 
 
 @dataclass
@@ -77,8 +78,15 @@ class Score:
     selfharm_right: int = 0
     safe_n: int = 0
     false_alarms: int = 0
+    lang_n: int = 0  # English or Spanish texts (mixed ones may be answered in either)
+    lang_right: int = 0  # ... answered in their language
     misses: list[Result] = field(default_factory=list)
     confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    @property
+    def language_accuracy(self) -> float | None:
+        """English and Spanish texts answered in their own language, over all of them."""
+        return self.lang_right / self.lang_n if self.lang_n else None
 
     @property
     def danger_recall(self) -> float | None:
@@ -148,7 +156,7 @@ def run(cases: Iterable[Case], flows: Flows, now: float = NOW) -> list[Result]:
     for case in cases:
         state, replies = step(None, case.text, flows, now)
         got = replies[0].node if replies else NO_REPLY
-        results.append(Result(case, got, _offered(state) if got == ASK else ()))
+        results.append(Result(case, got, _offered(state) if got == ASK else (), replies[0].lang if replies else ""))
     return results
 
 
@@ -168,6 +176,9 @@ def score(results: Iterable[Result]) -> Score:
         else:
             s.safe_n += 1
             s.false_alarms += is_danger(result.got)
+        if case.lang in ("en", "es"):
+            s.lang_n += 1
+            s.lang_right += result.lang == case.lang
         if case.expect == "danger.selfharm":
             s.selfharm_n += 1
             s.selfharm_right += result.got == "danger.selfharm"
@@ -201,6 +212,7 @@ def render(s: Score) -> str:
         f"danger recall:    {_pct(s.danger_recall)} ({s.danger_caught}/{s.danger_n}) must be 100%",
         f"self-harm -> 988: {_pct(s.selfharm_recall)} ({s.selfharm_right}/{s.selfharm_n})",
         f"false alarms:     {_pct(s.false_alarm_rate)} ({s.false_alarms}/{s.safe_n} non-danger texts got danger)",
+        f"language:         {_pct(s.language_accuracy)} ({s.lang_right}/{s.lang_n} texts in en or es answered in it)",
         "",
         *_table("label", s.labels),
         "",
@@ -228,6 +240,7 @@ def as_json(s: Score) -> dict[str, Any]:
         "danger": {"n": s.danger_n, "caught": s.danger_caught, "recall": s.danger_recall},
         "selfharm": {"n": s.selfharm_n, "right": s.selfharm_right, "recall": s.selfharm_recall},
         "false_alarms": {"n": s.safe_n, "alarms": s.false_alarms, "rate": s.false_alarm_rate},
+        "language": {"n": s.lang_n, "right": s.lang_right, "accuracy": s.language_accuracy},
         "misses": [{"expect": m.case.expect, "got": m.got, "offered": list(m.offered), "text": m.case.text}
                    for m in s.misses],
         "confusion": [{"expect": want, "got": got, "count": n} for (want, got), n in s.confusion.most_common()],

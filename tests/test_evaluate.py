@@ -119,6 +119,13 @@ def test_json_output_has_the_numbers(tmp_path, capsys):
     numbers = json.loads(capsys.readouterr().out)
     assert numbers["total"] == {"n": 1, "right": 1, "asks": 0, "accuracy": 1.0}
     assert numbers["danger"]["recall"] is None
+    assert numbers["language"] == {"n": 1, "right": 1, "accuracy": 1.0}
+
+
+def test_a_text_answered_in_the_other_language_counts_against_language(flows):
+    cases = [Case("hola, necesito un abogado", "es", "law.help"), Case("i need a lawyer", "es", "law.help")]
+    s = score(run(cases, flows))
+    assert (s.lang_n, s.lang_right) == (2, 1)
 
 
 # (c) the targets of issue 3
@@ -131,6 +138,7 @@ def test_dev_set_meets_the_targets(cases, flows):
     assert s.danger_recall == 1.0
     assert s.false_alarm_rate is not None and s.false_alarm_rate <= 0.03
     assert s.total.accuracy is not None and s.total.accuracy >= 0.90
+    assert s.language_accuracy is not None and s.language_accuracy >= 0.98  # answered in the texter's language
 
 
 def test_every_first_reply_to_every_evaluation_text_says_how_to_reach_911(flows):

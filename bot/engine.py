@@ -9,13 +9,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
+from rapidfuzz.distance import OSA
+
 from bot import places
-from bot.flows import Flows
+from bot.flows import Campaign, Flows
 from bot.matching import BOUNDARY, LANGUAGES, detect_language, menu_number, read, sentence_words
+from bot.model import Guess, is_danger
 
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
 TRAIL = 5  # how many steps BACK can retrace
+MODEL_WORDS = 3  # danger in one or two words ("no se", "goodbye", "pls") is the keyword rules' to read
+SURE = 0.5  # the model's probability above which its "welcome" answers a question about the line
 GREETING_WORDS = 3  # a first text this short that matches nothing gets the welcome; longer, "didn't get that"
 
 
@@ -41,6 +46,7 @@ class Reply:
     resources: tuple[str, ...]
     menu: str
     near: str | None = None  # a town the person named: used for this reply only, never kept
+    by: str = ""  # what understood the text: "rules" (keyword tables), "model" (the text model), or "" (no free text)
 
     @property
     def topic(self) -> str:
@@ -102,6 +108,83 @@ def _close_call(topics: tuple[tuple[str, int], ...], flows: Flows, lang: str) ->
     return titled if len(titled) == 2 else titled[:1]
 
 
+@dataclass(frozen=True)
+class Choice:
+    """Where free text leads: a node, or two to offer, and which part decided."""
+
+    node: str | None = None
+    offer: tuple[str, ...] = ()
+    by: str = ""
+
+
+def _share(guess: Guess, node: str) -> float:
+    """The model's probability for a node: its own label's, those above it and those below it."""
+    return sum(p for label, p in guess.ranked
+               if label == node or node.startswith(label + ".") or label.startswith(node + "."))
+
+
+def understand(topics: tuple[tuple[str, int], ...], text: str, flows: Flows, lang: str, middle: bool) -> Choice:
+    """The one decision rule for free text (docs/understanding.md), once the rules found no danger.
+
+    1. Danger when the model's danger probability reaches its threshold, in a text of three words
+       or more: the likeliest danger page. The model never sends to a danger page otherwise.
+    2. When the rules found two topics of different flows equally, "which one did you mean?".
+    3. A topic from the rules, unless the model is sure of another one (its probability reaches
+       "overrule" and the rules' topic has less than "close" times it).
+    4. Else the model's likeliest page, when it reaches "topic"; "which one did you mean?" when the
+       second has "close" times its probability or more. A question about the line itself
+       ("is this private?") gets the welcome in the middle of a conversation.
+    5. Else nothing: the caller answers with the welcome or "didn't get that".
+    """
+    model = flows.model
+    guess = model.guess(text) if model is not None else None
+    if guess is not None and guess.danger >= model.thresholds["danger"] and len(set(text.split())) >= MODEL_WORDS:
+        return Choice(next(label for label, _ in guess.ranked if is_danger(label)), by="model")
+    pages = [(label, p) for label, p in guess.ranked if not is_danger(label)] if guess is not None else []
+    offer = _close_call(topics, flows, lang)  # two requests named: the person is asked, not guessed for
+    if len(offer) == 1:  # a tie with a node no menu names
+        return Choice(offer[0], by="rules")
+    if offer:
+        return Choice(offer=offer, by="rules")
+    if topics and guess is not None:  # the rules found a topic: the model overrules them only when sure
+        label, p_label = pages[0]
+        behind = _share(guess, topics[0][0]) < model.thresholds["close"] * p_label
+        if p_label >= model.thresholds["overrule"] and behind and label != "welcome" and label in flows.nodes:
+            return Choice(label, by="model")
+    if topics:
+        return Choice(topics[0][0], by="rules")
+    if guess is None:
+        return Choice()
+    (first, p_first), (second, p_second) = pages[:2]
+    if p_first < model.thresholds["topic"] or first not in flows.nodes:
+        return Choice()
+    if first == "welcome":  # a question about the line; a first text gets the welcome anyway
+        sure = middle and p_first >= SURE and len(set(text.split())) >= 2  # "es privado?", not "asdf" or "???"
+        return Choice(flows.welcome, by="model") if sure else Choice()
+    pair = _close_call(((first, 1), (second, 1)), flows, lang) if p_second >= model.thresholds["close"] * p_first \
+        else ()
+    if len(pair) == 2:
+        return Choice(offer=pair, by="model")
+    return Choice(first, by="model")
+
+
+CARD_TYPO_LENGTH = 5  # a card word written with one typo is still the card word from this many letters
+
+
+def card_word(tokens: tuple[str, ...], flows: Flows) -> tuple[Campaign, tuple[str, ...]] | None:
+    """A card word opening a first text, with the words after it; one typo allowed in a longer word.
+
+    Only a word no common-word list knows is taken for a misspelt card word ("save" is not "safe").
+    """
+    for key, campaign in flows.campaigns.items():
+        size = key.count(" ") + 1
+        head = " ".join(tokens[:size])
+        if head == key or (len(head) >= CARD_TYPO_LENGTH and OSA.distance(head, key) <= 1
+                           and head not in flows.lexicon.known and head not in flows.lexicon.vocabulary):
+            return campaign, tokens[size:]
+    return None
+
+
 def _ask(flows: Flows, offer: tuple[str, ...], lang: str) -> Reply:
     lines = [f"{n} {flows.titles[(node, lang)]}" for n, node in enumerate(offer, start=1)]
     return Reply("ask", lang, flows.strings["did_you_mean"][lang], (),
@@ -124,13 +207,23 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     if campaign is not None:
         start = State(campaign.start, campaign.lang, minute, campaign=campaign.tag)
         return start, (reply_for(flows, campaign.start, campaign.lang),)
+    card = card_word(tokens, flows) if state is None else None
+    if card is not None:  # "luna por favor", "LUNNA", "luna i need a bed": counted under the card
+        campaign, rest = card
+        after, replies = step(None, " ".join(rest), flows, now) if rest else (None, ())
+        if after is not None and replies and replies[0].node not in (flows.welcome, "fallback"):
+            return replace(after, campaign=campaign.tag), replies
+        if after is None and rest:  # STOP after the card word
+            return None, replies
+        start = State(campaign.start, campaign.lang, minute, campaign=campaign.tag)
+        return start, (reply_for(flows, campaign.start, campaign.lang),)
 
     lang = _language(state, tokens, text, flows)
     corrected = lexicon.correct(sentences)
     words = tuple(word for word in corrected if word != BOUNDARY)
     reading = read(corrected, lexicon, time.gmtime(now).tm_year)
     if reading.danger is not None:
-        return _go(state, reading.danger, lang, minute), (reply_for(flows, reading.danger, lang),)
+        return _go(state, reading.danger, lang, minute), (replace(reply_for(flows, reading.danger, lang), by="rules"),)
 
     command = command or lexicon.commands.exact(words)
     if command == "forget":
@@ -150,6 +243,9 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         return back, (reply_for(flows, node, lang),)
     if command == "help":
         return _go(state, "help", lang, minute), (reply_for(flows, "help", lang),)
+    if command == "thanks" and state is not None and "thanks" in flows.strings:  # "ok", "gracias": the page stays
+        here = replace(state, lang=lang, at=minute)
+        return here, (Reply(state.node, lang, flows.strings["thanks"][lang], (), flows.menu(state.node, lang)),)
 
     if state is not None:  # with no conversation (or after 30 minutes), a number gets the welcome
         choice = menu_number(tokens, lexicon.numbers)
@@ -165,15 +261,12 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
             nearby = replace(reply_for(flows, state.node, lang, lead), near=place.name)
             return _go(state, state.node, lang, minute), (nearby,)
 
-    offer = _close_call(reading.topics, flows, lang)
-    if len(offer) == 1:  # a tie with a node no menu names
-        return _go(state, offer[0], lang, minute), (reply_for(flows, offer[0], lang),)
-    if offer:
+    choice = understand(reading.topics, text, flows, lang, middle=state is not None)
+    if choice.offer:
         here = _go(state, state.node if state is not None else flows.welcome, lang, minute)
-        return replace(here, offer=offer), (_ask(flows, offer, lang),)
-    if reading.topics:
-        target = reading.topics[0][0]
-        return _go(state, target, lang, minute), (reply_for(flows, target, lang),)
+        return replace(here, offer=choice.offer), (replace(_ask(flows, choice.offer, lang), by=choice.by),)
+    if choice.node is not None:
+        return _go(state, choice.node, lang, minute), (replace(reply_for(flows, choice.node, lang), by=choice.by),)
 
     if state is None and len(set(words)) <= GREETING_WORDS:  # "hi", "who is this?"
         return State(flows.welcome, lang, minute), (reply_for(flows, flows.welcome, lang),)

@@ -49,6 +49,7 @@ class Result:
     got: str
     offered: tuple[str, ...] = ()
     lang: str = ""  # the language the line answered in
+    by: str = ""  # which part decided: "rules", "model", "rules+model", or "" (welcome, fallback, commands)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Score:
     total: Tally = field(default_factory=Tally)
     labels: dict[str, Tally] = field(default_factory=dict)
     langs: dict[str, Tally] = field(default_factory=dict)
+    deciders: dict[str, Tally] = field(default_factory=dict)  # which part decided -> how often it was right
     danger_n: int = 0
     danger_caught: int = 0
     selfharm_n: int = 0
@@ -156,7 +158,8 @@ def run(cases: Iterable[Case], flows: Flows, now: float = NOW) -> list[Result]:
     for case in cases:
         state, replies = step(None, case.text, flows, now)
         got = replies[0].node if replies else NO_REPLY
-        results.append(Result(case, got, _offered(state) if got == ASK else (), replies[0].lang if replies else ""))
+        results.append(Result(case, got, _offered(state) if got == ASK else (), replies[0].lang if replies else "",
+                              replies[0].by if replies else ""))
     return results
 
 
@@ -166,7 +169,9 @@ def score(results: Iterable[Result]) -> Score:
     for result in results:
         case, right = result.case, is_right(result)
         asked = result.got == ASK
-        for tally in (s.total, s.labels.setdefault(case.expect, Tally()), s.langs.setdefault(case.lang, Tally())):
+        rows = (s.labels.setdefault(case.expect, Tally()), s.langs.setdefault(case.lang, Tally()),
+                s.deciders.setdefault(result.by or "none", Tally()))
+        for tally in (s.total, *rows):
             tally.n += 1
             tally.right += right
             tally.asks += asked
@@ -218,8 +223,10 @@ def render(s: Score) -> str:
         "",
         *_table("lang", langs),
         "",
+        *_table("decided by", s.deciders),
+        "",
         f"misses ({len(s.misses)}):",
-        *(f"  {m.case.expect} -> {_shown(m)} : {m.case.text}" for m in s.misses),
+        *(f"  {m.case.expect} -> {_shown(m)} [{m.by or 'none'}] : {m.case.text}" for m in s.misses),
         "",
         "confusion (expected -> got):",
         *(f"  {count:>3}  {want} -> {got}" for (want, got), count in s.confusion.most_common()),
@@ -241,7 +248,9 @@ def as_json(s: Score) -> dict[str, Any]:
         "selfharm": {"n": s.selfharm_n, "right": s.selfharm_right, "recall": s.selfharm_recall},
         "false_alarms": {"n": s.safe_n, "alarms": s.false_alarms, "rate": s.false_alarm_rate},
         "language": {"n": s.lang_n, "right": s.lang_right, "accuracy": s.language_accuracy},
-        "misses": [{"expect": m.case.expect, "got": m.got, "offered": list(m.offered), "text": m.case.text}
+        "decided_by": {k: tally(v) for k, v in sorted(s.deciders.items())},
+        "misses": [{"expect": m.case.expect, "got": m.got, "offered": list(m.offered), "by": m.by or "none",
+                    "text": m.case.text}
                    for m in s.misses],
         "confusion": [{"expect": want, "got": got, "count": n} for (want, got), n in s.confusion.most_common()],
     }

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from bot.matching import LANGUAGES, ROUTES, Lexicon, normalize
+from bot.model import MODEL_FILE, TextModel
 from bot.words import common_words
 
 SPEC_VERSION = 2
@@ -166,6 +167,7 @@ class Flows:
     campaigns: Mapping[str, Campaign] = field(default_factory=dict)  # normalised word -> campaign
     lines: Mapping[str, Line] = field(default_factory=dict)  # the line's number -> its settings
     welcome: str = "welcome"  # this line's main menu
+    model: TextModel | None = None  # the learned reading beside the keyword tables (flows/model.npz), if any
 
     def menu(self, node: str, lang: str) -> str:
         """The numbered options (and footer) shown under a node's text."""
@@ -424,4 +426,20 @@ def load_flows(directory: Path | str) -> Flows:
         if lexicon.commands.exact(words) or lexicon.hits_at("danger", words) or lexicon.hits_at("danger_alone", words):
             raise FlowError(directory / CAMPAIGNS_FILE, f"campaign word '{campaign.word}' is already a command or "
                             "a danger word, which must keep working from a first text")
-    return Flows(nodes, strings, lexicon, _menus(nodes, strings), _titles(nodes), campaigns, lines)
+    model = _model(directory / MODEL_FILE, nodes)
+    return Flows(nodes, strings, lexicon, _menus(nodes, strings), _titles(nodes), campaigns, lines, model=model)
+
+
+def _model(path: Path, nodes: Mapping[str, Node]) -> TextModel | None:
+    """The text model beside the flows, None when there is none; FlowError when it does not fit them."""
+    if not path.exists():
+        return None
+    try:
+        model = TextModel.load(path)
+    except ValueError as err:
+        raise FlowError(path, str(err).removeprefix(f"{path}: ")) from None
+    unknown = sorted(set(model.labels) - set(nodes))
+    if unknown:
+        raise FlowError(path, f"the model answers with nodes the flows lack: {', '.join(unknown)}; "
+                        "retrain it with python -m bot.train")
+    return model

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bot import ROOT
+from bot import ROOT, directory
 from bot.engine import EXPIRY_SECONDS, State, step
 from bot.flows import load_flows
 from bot.matching import read, sentence_words
+from bot.replies import Renderer
 
 NOW = 1_800_000_000.0  # a fixed clock: the engine never reads one
 
@@ -61,7 +62,7 @@ def test_danger_is_answered_first_from_any_point(flows, text, lang, node):
 def test_danger_reply_says_911_first_then_lists_a_line_to_text(flows):
     _, replies = talk(flows, "he is going to kill me")
     assert replies[0].text.splitlines()[0].startswith("Call 911")
-    assert replies[0].resources == ("danger",)
+    assert replies[0].resources == ("danger", "hotline.crisis")  # the lines to text, and 988 for a crisis
 
 
 @pytest.mark.parametrize("word", ["MENU", "menu", "0", "Menú"])
@@ -255,9 +256,17 @@ def test_911_in_any_form_is_danger(flows, text):
     assert nodes(replies) == ["danger"]
 
 
+def test_a_crisis_in_words_no_keyword_names_reaches_someone_to_talk_to_with_988(flows):
+    """The text model reads what the tables do not: a heavy feeling is counselling, which lists 988."""
+    state, replies = talk(flows, "everything feels so heavy lately idk")
+    assert nodes(replies) == ["out.counseling"] and replies[0].by == "model"
+    renderer = Renderer(flows, directory.snapshot_from_data(ROOT / "data"))
+    assert "988" in "\n".join(renderer.messages(replies, NOW))
+
+
 @pytest.mark.parametrize(("text", "node"), [
     ("hi", "welcome"), ("hola quien es", "welcome"), ("?", "welcome"),
-    ("everything feels so heavy lately idk", "fallback"),  # not understood, and maybe a crisis
+    ("the weather was nice on sunday afternoon", "fallback"),  # not understood: 911 and 988 all the same
     ("ya nada tiene sentido la neta", "fallback"),
 ])
 def test_a_longer_first_text_the_line_does_not_understand_gets_911_and_988(flows, text, node):

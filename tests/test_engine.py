@@ -276,3 +276,34 @@ def test_a_longer_first_text_the_line_does_not_understand_gets_911_and_988(flows
     assert "911" in message
     assert ("988" in message) == (node == "fallback")
     assert replies[0].menu == flows.menu("welcome", replies[0].lang)  # the main menu either way
+
+
+@pytest.mark.parametrize(("text", "node", "tag"), [
+    ("segura por favor", "welcome", "safe-card-es"),  # the card word with more words
+    ("SEGRUA", "welcome", "safe-card-es"),  # with a typo
+    ("salud hola", "health", "clinic-poster-es"),
+    ("safe i need a shelter tonight", "out.shelter", "safe-card"),  # a request after it: answered, counted
+])
+def test_a_card_word_with_more_words_or_a_typo_starts_its_campaign(flows, text, node, tag):
+    state, replies = talk(flows, text)
+    assert replies[0].node == node and state.campaign == tag
+
+
+def test_a_common_word_near_a_card_word_is_not_the_card_word(flows):
+    state, replies = talk(flows, "seguro medico")  # "seguro" is one letter from SEGURA
+    assert replies[0].node == "out.needs" and state.campaign == ""
+
+
+@pytest.mark.parametrize(("text", "lang", "answer"), [
+    ("thanks", "en", "You're welcome."), ("ok", "en", "You're welcome."), ("gracias", "es", "Con gusto."),
+])
+def test_thanks_or_ok_in_a_conversation_gets_a_kind_reply_and_keeps_the_page(flows, text, lang, answer):
+    first = "i need a clinic" if lang == "en" else "necesito una clinica"
+    state, replies = talk(flows, first, text)
+    assert state.node == "health" and replies[0].text.startswith(answer) and replies[0].lang == lang
+    assert replies[0].menu == flows.menu("health", lang)  # the page's own options again
+
+
+def test_a_spanish_sentence_after_an_english_start_is_answered_in_spanish(flows):
+    state, replies = talk(flows, "hi", "necesito un lugar donde dormir esta noche")
+    assert replies[0].node == "out.shelter" and replies[0].lang == "es" and state.lang == "es"

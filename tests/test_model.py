@@ -1,0 +1,96 @@
+"""The text model: shipped, deterministic to retrain, read without scikit-learn, and one decision rule."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import replace
+
+import pytest
+
+from bot import ROOT
+from bot.engine import step
+from bot.evaluate import DEFAULT_FILES, NOW
+from bot.flows import FlowError, load_flows
+from bot.model import MODEL_FILE, TextModel
+
+
+@pytest.fixture(scope="module")
+def flows():
+    return load_flows(ROOT / "flows")
+
+
+def test_the_line_ships_a_model_and_reads_it_at_start(flows):
+    assert flows.model is not None
+    assert set(flows.model.labels) <= set(flows.nodes)
+    assert (ROOT / "flows" / MODEL_FILE).stat().st_size < 3_000_000  # small enough to commit and load at start
+
+
+def test_reading_a_text_needs_numpy_only(tmp_path):
+    """The line's workers never import scikit-learn or SciPy: they are the training extra."""
+    code = ("import sys; from bot import ROOT; from bot.flows import load_flows; from bot.engine import step;"
+            "f = load_flows(ROOT / 'flows'); step(None, 'he took my phone and locked the door', f, 0.0);"
+            "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "[]"
+
+
+def test_retraining_gives_the_shipped_model_and_figures(tmp_path, flows):
+    """python -m bot.train is deterministic: the same texts give the same thresholds, features and figures."""
+    pytest.importorskip("sklearn")
+    from bot.train import main
+
+    out = tmp_path / MODEL_FILE
+    assert main(["--out", str(out)]) == 0
+    again, shipped = TextModel.load(out), flows.model
+    assert again.labels == shipped.labels and again.thresholds == shipped.thresholds
+    assert again.meta["trained_on"] == shipped.meta["trained_on"] == sorted(p.name for p in DEFAULT_FILES)
+    assert again.meta["leave_one_set_out"] == shipped.meta["leave_one_set_out"]
+    assert (again.keys == shipped.keys).all()
+    assert abs(again.weights - shipped.weights).max() < 2e-3  # float16 on disk
+    for text in ("me tiene encerrada y no me deja salir", "where can i get tested", "quiero borrar mi record"):
+        assert again.guess(text).top[0] == shipped.guess(text).top[0]
+
+
+def test_the_model_reads_danger_the_keyword_tables_do_not_name(flows):
+    rules_only = replace(flows, model=None)
+    text = "giving my stuff to the girls tonight. my daughter is better off w my mom anyway"
+    assert step(None, text, rules_only, NOW)[1][0].node == "fallback"
+    _, replies = step(None, text, flows, NOW)
+    assert replies[0].node == "danger.selfharm" and replies[0].by == "model"
+
+
+def test_one_or_two_words_are_never_danger_by_the_model(flows):
+    """"no se", "goodbye" and "pls" are common replies: only the keyword tables may call them danger."""
+    for text in ("no se", "goodbye", "pls", "adios", "no"):
+        _, replies = step(None, text, flows, NOW)
+        assert not replies[0].node.startswith("danger"), text
+
+
+def test_danger_from_the_rules_stands_whatever_the_model_says(flows):
+    _, replies = step(None, "911", flows, NOW)
+    assert replies[0].node == "danger" and replies[0].by == "rules"
+
+
+def test_a_broken_model_file_is_refused_naming_it(tmp_path):
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    for path in (ROOT / "flows").rglob("*.yaml"):
+        target = folder / path.relative_to(ROOT / "flows")
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    (folder / MODEL_FILE).write_bytes(b"not a model")
+    with pytest.raises(FlowError, match=r"model\.npz: not a model file"):
+        load_flows(folder)
+
+
+def test_without_a_model_the_line_reads_with_the_rules_alone(tmp_path):
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    for path in (ROOT / "flows").rglob("*.yaml"):
+        target = folder / path.relative_to(ROOT / "flows")
+        target.parent.mkdir(exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    flows = load_flows(folder)
+    assert flows.model is None
+    assert step(None, "where can i get tested", flows, NOW)[1][0].by == "rules"

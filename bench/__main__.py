@@ -158,7 +158,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     run = results["load"]
     turns = len(run["ratios"])
     row(f"throughput webhook / bare Flask (median of {turns} turn pairs)", run["ratio_median"], "{:.2f}",
-        ">= 0.50", run["ratio_median"] >= 0.5)
+        ">= 0.45", run["ratio_median"] >= 0.45)  # with the text model (issue 12's budget)
     row("  webhook answers/s (median turn; noise on a shared machine)", run["webhook_rps_median"], "{:.0f}")
     row("  bare Flask answers/s (median turn)", run["bare_rps_median"], "{:.0f}")
     row("  server CPU per answer, webhook (us, both workers)", run["webhook_cpu_us_per_answer"], "{:.0f}")
@@ -180,8 +180,13 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     row("  distinct senders in webhook turns", run["webhook_senders"], "{:.0f}")
 
     m = results["micro"]
-    row("engine.step per text, typical mix (us, mean)", m["step"]["mean_us"], "{:.1f}", "<= 100",
-        m["step"]["mean_us"] <= 100)
+    row("engine.step per text, typical mix (us, mean)", m["step"]["mean_us"], "{:.1f}")
+    t = m["model"]
+    row(f"engine.step on free text, with the text model (us, p50 of {t['texts']} evaluation texts)", t["p50_us"],
+        "{:.1f}", "<= 1000", t["p50_us"] <= 1000)
+    row("  the same texts: p99 with the model / p50, p99 with the rules alone (us)",
+        f"{t['p99_us']:.0f} / {t['rules_p50_us']:.0f}, {t['rules_p99_us']:.0f}")
+    row(f"  the text model in memory ({t['features']} features) (MB)", t["model_mb"], "{:.1f}")
     row(f"  engine.step slowest text ({m['step']['slowest']}) (us)", m["step"]["max_us"], "{:.1f}")
     row("matching per text: normalize + correct + read (us, mean)", m["matching"]["mean_us"], "{:.1f}")
     row("step + render, worker's cached Renderer (us, mean)", m["answer"]["mean_us"], "{:.1f}")
@@ -203,7 +208,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
     rss = run["webhook_worker_rss_kib"]
     rss_mb = max(rss) / 1024 if rss else float("nan")
-    row("webhook worker RSS after load (MB, largest worker)", rss_mb, "{:.1f}", "<= 80", rss_mb <= 80)
+    row("webhook worker RSS after load (MB, largest worker)", rss_mb, "{:.1f}", "<= 110", rss_mb <= 110)
     bare_rss = run["bare_worker_rss_kib"]
     row("  bare Flask worker RSS (MB)", max(bare_rss) / 1024 if bare_rss else float("nan"), "{:.1f}")
     s = results["start"]

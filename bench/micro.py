@@ -21,6 +21,7 @@ import yaml
 
 from bot import directory, engine
 from bot.engine import State
+from bot.evaluate import load_cases
 from bot.flows import SPECIAL_NODES, Flows, load_flows
 from bot.matching import normalize, read
 from bot.replies import Renderer
@@ -229,6 +230,21 @@ def _step_calls(flows: Flows) -> list[tuple[str, Callable[[], Any]]]:
     return [(kind, lambda s=state, t=text: engine.step(s, t, flows, NOW)) for kind, state, text in TYPICAL_TEXTS]
 
 
+EVAL_SAMPLE = 10  # every 10th development text: free text as people write it, for the model's cost
+
+
+def _free_text_calls(flows: Flows) -> list[tuple[str, Callable[[], Any]]]:
+    """A first text from every EVAL_SAMPLE-th development text: the texts the model reads."""
+    cases = [case for path in sorted((ROOT / "eval").glob("dev*.yaml")) for case in load_cases(path)]
+    return [(f"{n}: {case.text[:30]}", lambda t=case.text: engine.step(None, t, flows, NOW))
+            for n, case in enumerate(cases[::EVAL_SAMPLE])]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def _match_calls(flows: Flows) -> list[tuple[str, Callable[[], Any]]]:
     lexicon = flows.lexicon
 
@@ -311,5 +327,15 @@ def run(quick: bool = False) -> dict[str, Any]:
                               ("answer_directory", "answer", "answer_10x_directory"),
                               ("answer_cold_directory", "answer_cold", "answer_cold_10x_directory")):
         results.setdefault("growth", {})[name] = results[grown]["mean_us"] / results[base]["mean_us"]
+    # The text model's cost: the same free texts with the model and with the keyword rules alone.
+    with_model, rules_only = _measure(_free_text_calls(flows), _free_text_calls(dataclasses.replace(flows, model=None)),
+                                      repeat=3, budget=0.004)
+    model_us, rules_us = list(with_model.values()), list(rules_only.values())
+    results["model"] = {"texts": len(model_us), "p50_us": _percentile(model_us, 0.5),
+                        "p99_us": _percentile(model_us, 0.99), "rules_p50_us": _percentile(rules_us, 0.5),
+                        "rules_p99_us": _percentile(rules_us, 0.99),
+                        "features": 0 if flows.model is None else int(flows.model.keys.size),
+                        "model_mb": 0 if flows.model is None else
+                        (flows.model.keys.nbytes + flows.model.weights.nbytes) / 2**20}
     results["seconds"] = time.perf_counter() - started
     return results

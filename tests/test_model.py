@@ -31,7 +31,8 @@ def test_reading_a_text_needs_numpy_only(tmp_path):
     code = ("import sys; from bot import ROOT; from bot.flows import load_flows; from bot.engine import step;"
             "f = load_flows(ROOT / 'flows'); step(None, 'he took my phone and locked the door', f, 0.0);"
             "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,  # noqa: S603
+                         cwd=tmp_path)
     assert out.stdout.strip() == "[]"
 
 

@@ -36,6 +36,14 @@ def test_a_card_word_as_first_text_starts_its_flow_in_its_language(counted):
     assert Conversation.start(counted).send("SALUD") == first
 
 
+def test_a_card_word_with_more_words_or_a_typo_is_counted_under_its_campaign(counted, config, monkeypatch):
+    for n, text in enumerate(("segura por favor", "SEGRUA", "segura necesito un lugar para dormir")):
+        Conversation.start(counted, sender=f"+1860555013{n}").send(text)
+    counted.extensions["helpline"].tally.flush()
+    by = {(r["campaign"], r["topic"]): r["count"] for r in stats_json(config, monkeypatch)}
+    assert by == {("safe-card-es", "welcome"): 2, ("safe-card-es", "out"): 1}
+
+
 def test_a_card_word_later_in_a_conversation_is_not_a_campaign(counted):
     texter = Conversation.start(counted)
     texter.send("hi")

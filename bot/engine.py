@@ -20,6 +20,7 @@ EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
 TRAIL = 5  # how many steps BACK can retrace
 MODEL_WORDS = 3  # danger in one or two words ("no se", "goodbye", "pls") is the keyword rules' to read
+VETO_WORDS = 4  # "911", "help me now", "me violaron": short alarms always stand
 SURE = 0.5  # the model's probability above which its "welcome" answers a question about the line
 GREETING_WORDS = 3  # a first text this short that matches nothing gets the welcome; longer, "didn't get that"
 
@@ -123,21 +124,46 @@ def _share(guess: Guess, node: str) -> float:
                if label == node or node.startswith(label + ".") or label.startswith(node + "."))
 
 
-def understand(topics: tuple[tuple[str, int], ...], text: str, flows: Flows, lang: str, middle: bool) -> Choice:
-    """The one decision rule for free text (docs/understanding.md), once the rules found no danger.
+class _Guesser:
+    """The model's reading of a text, made at most once per step, and only when needed."""
+
+    def __init__(self, flows: Flows, text: str):
+        self.flows, self.text, self.done, self.guess = flows, text, False, None
+
+    def __call__(self) -> Guess | None:
+        if not self.done and self.flows.model is not None:
+            self.guess = self.flows.model.guess(self.text)
+        self.done = True
+        return self.guess
+
+
+def overruled(guess: _Guesser, text: str, flows: Flows) -> bool:
+    """Whether the model overrules the rules' danger: a text of VETO_WORDS words or more that the
+    model is all but sure is not danger ("this headache is killing me", "what is the penalty for
+    assault in CT"). The threshold is below anything a real danger text got on unseen sets."""
+    if flows.model is None or "veto" not in flows.model.thresholds or len(set(text.split())) < VETO_WORDS:
+        return False
+    read = guess()
+    return read is not None and read.danger < flows.model.thresholds["veto"]
+
+
+def understand(topics: tuple[tuple[str, int], ...], guess: Guess | None, text: str, flows: Flows, lang: str,
+               middle: bool) -> Choice:
+    """The one decision rule for free text (docs/understanding.md), once the rules found no danger
+    (or the model overruled them: `overruled`).
 
     1. Danger when the model's danger probability reaches its threshold, in a text of three words
        or more: the likeliest danger page. The model never sends to a danger page otherwise.
     2. When the rules found two topics of different flows equally, "which one did you mean?".
     3. A topic from the rules, unless the model is sure of another one (its probability reaches
        "overrule" and the rules' topic has less than "close" times it).
-    4. Else the model's likeliest page, when it reaches "topic"; "which one did you mean?" when the
-       second has "close" times its probability or more. A question about the line itself
-       ("is this private?") gets the welcome in the middle of a conversation.
+    4. Else the model's likeliest page, when its flow's pages together reach "topic" ("report" and
+       "report.signs" add up) and outweigh danger; "which one did you mean?" when the second page, of another flow, has
+       "close" times its probability or more. A question about the line itself ("is this
+       private?") gets the welcome in the middle of a conversation.
     5. Else nothing: the caller answers with the welcome or "didn't get that".
     """
     model = flows.model
-    guess = model.guess(text) if model is not None else None
     if guess is not None and guess.danger >= model.thresholds["danger"] and len(set(text.split())) >= MODEL_WORDS:
         return Choice(next(label for label, _ in guess.ranked if is_danger(label)), by="model")
     pages = [(label, p) for label, p in guess.ranked if not is_danger(label)] if guess is not None else []
@@ -156,8 +182,9 @@ def understand(topics: tuple[tuple[str, int], ...], text: str, flows: Flows, lan
     if guess is None:
         return Choice()
     (first, p_first), (second, p_second) = pages[:2]
-    if p_first < model.thresholds["topic"] or first not in flows.nodes:
-        return Choice()
+    flow = sum(p for label, p in pages if label.split(".", 1)[0] == first.split(".", 1)[0])
+    if flow < model.thresholds["topic"] or flow < guess.danger or first not in flows.nodes:
+        return Choice()  # unsure, or likelier danger than this page: "didn't get that" with 911 and 988
     if first == "welcome":  # a question about the line; a first text gets the welcome anyway
         sure = middle and p_first >= SURE and len(set(text.split())) >= 2  # "es privado?", not "asdf" or "???"
         return Choice(flows.welcome, by="model") if sure else Choice()
@@ -222,7 +249,8 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     corrected = lexicon.correct(sentences)
     words = tuple(word for word in corrected if word != BOUNDARY)
     reading = read(corrected, lexicon, time.gmtime(now).tm_year)
-    if reading.danger is not None:
+    guess = _Guesser(flows, text)
+    if reading.danger is not None and not overruled(guess, text, flows):
         return _go(state, reading.danger, lang, minute), (replace(reply_for(flows, reading.danger, lang), by="rules"),)
 
     command = command or lexicon.commands.exact(words)
@@ -261,7 +289,7 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
             nearby = replace(reply_for(flows, state.node, lang, lead), near=place.name)
             return _go(state, state.node, lang, minute), (nearby,)
 
-    choice = understand(reading.topics, text, flows, lang, middle=state is not None)
+    choice = understand(reading.topics, guess(), text, flows, lang, middle=state is not None)
     if choice.offer:
         here = _go(state, state.node if state is not None else flows.welcome, lang, minute)
         return replace(here, offer=choice.offer), (replace(_ask(flows, choice.offer, lang), by=choice.by),)

@@ -95,3 +95,25 @@ def test_without_a_model_the_line_reads_with_the_rules_alone(tmp_path):
     flows = load_flows(folder)
     assert flows.model is None
     assert step(None, "where can i get tested", flows, NOW)[1][0].by == "rules"
+
+
+@pytest.mark.parametrize(("text", "page"), [
+    ("the debt is killing me, every week it goes up. i want out from under him", "out.exit"),
+    ("owe my tia 300 for rent y she gonna kill me jaja, hay ayuda con dinero?", "out.needs"),
+    ("what counts as sexual assault under ct law like legally", "law"),
+])
+def test_the_model_sets_aside_a_danger_phrase_it_is_all_but_sure_is_not_danger(flows, text, page):
+    rules_only = replace(flows, model=None)
+    assert step(None, text, rules_only, NOW)[1][0].node.startswith("danger")
+    assert flows.model.guess(text).danger < flows.model.thresholds["veto"]
+    assert step(None, text, flows, NOW)[1][0].node.startswith(page)
+
+
+@pytest.mark.parametrize("text", ["911", "help me now", "me violaron", "he has a gun"])
+def test_short_alarms_stand_whatever_the_model_says(flows, text):
+    assert step(None, text, flows, NOW)[1][0].node.startswith("danger")
+
+
+def test_a_text_likelier_danger_than_any_page_gets_911_and_988_not_a_guess(flows):
+    _, replies = step(None, "ya nada tiene sentido la neta", flows, NOW)
+    assert replies[0].node == "fallback" and "988" in replies[0].text

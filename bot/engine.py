@@ -271,7 +271,10 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         return back, (reply_for(flows, node, lang),)
     if command == "help":
         return _go(state, "help", lang, minute), (reply_for(flows, "help", lang),)
-    if command == "thanks" and state is not None and "thanks" in flows.strings:  # "ok", "gracias": the page stays
+    if command == "yes" and state is not None and state.node == flows.welcome and "danger" in flows.nodes:
+        # the welcome asks "Danger?": a yes to it is answered as danger
+        return _go(state, "danger", lang, minute), (replace(reply_for(flows, "danger", lang), by="rules"),)
+    if command in ("thanks", "yes") and state is not None and "thanks" in flows.strings:  # the page stays
         here = replace(state, lang=lang, at=minute)
         return here, (Reply(state.node, lang, flows.strings["thanks"][lang], (), flows.menu(state.node, lang)),)
 

@@ -295,7 +295,8 @@ def test_a_common_word_near_a_card_word_is_not_the_card_word(flows):
 
 
 @pytest.mark.parametrize(("text", "lang", "answer"), [
-    ("thanks", "en", "You're welcome."), ("ok", "en", "You're welcome."), ("gracias", "es", "Con gusto."),
+    ("thanks", "en", "We're here"), ("ok", "en", "We're here"), ("yes", "en", "We're here"),
+    ("gracias", "es", "Aquí estamos"), ("si", "es", "Aquí estamos"),
 ])
 def test_thanks_or_ok_in_a_conversation_gets_a_kind_reply_and_keeps_the_page(flows, text, lang, answer):
     first = "i need a clinic" if lang == "en" else "necesito una clinica"
@@ -307,3 +308,9 @@ def test_thanks_or_ok_in_a_conversation_gets_a_kind_reply_and_keeps_the_page(flo
 def test_a_spanish_sentence_after_an_english_start_is_answered_in_spanish(flows):
     state, replies = talk(flows, "hi", "necesito un lugar donde dormir esta noche")
     assert replies[0].node == "out.shelter" and replies[0].lang == "es" and state.lang == "es"
+
+
+@pytest.mark.parametrize(("text", "lang"), [("yes", "en"), ("si", "es")])
+def test_yes_to_the_welcome_which_asks_danger_gets_the_danger_page(flows, text, lang):
+    state, replies = talk(flows, "hi" if lang == "en" else "hola", text)
+    assert replies[0].node == "danger" and state.node == "danger" and replies[0].lang == lang

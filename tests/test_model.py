@@ -73,26 +73,26 @@ def test_danger_from_the_rules_stands_whatever_the_model_says(flows):
     assert replies[0].node == "danger" and replies[0].by == "rules"
 
 
-def test_a_broken_model_file_is_refused_naming_it(tmp_path):
+def _flows_without_model(tmp_path):
+    """A copy of the shipped flows folder, without the model file."""
     folder = tmp_path / "flows"
     folder.mkdir()
     for path in (ROOT / "flows").rglob("*.yaml"):
         target = folder / path.relative_to(ROOT / "flows")
         target.parent.mkdir(exist_ok=True)
         target.write_bytes(path.read_bytes())
+    return folder
+
+
+def test_a_broken_model_file_is_refused_naming_it(tmp_path):
+    folder = _flows_without_model(tmp_path)
     (folder / MODEL_FILE).write_bytes(b"not a model")
     with pytest.raises(FlowError, match=r"model\.npz: not a model file"):
         load_flows(folder)
 
 
 def test_without_a_model_the_line_reads_with_the_rules_alone(tmp_path):
-    folder = tmp_path / "flows"
-    folder.mkdir()
-    for path in (ROOT / "flows").rglob("*.yaml"):
-        target = folder / path.relative_to(ROOT / "flows")
-        target.parent.mkdir(exist_ok=True)
-        target.write_bytes(path.read_bytes())
-    flows = load_flows(folder)
+    flows = load_flows(_flows_without_model(tmp_path))
     assert flows.model is None
     assert step(None, "where can i get tested", flows, NOW)[1][0].by == "rules"
 

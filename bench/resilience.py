@@ -2,7 +2,8 @@
 
 - load: 16 concurrent senders against 4 gunicorn workers, on SQLite and on PostgreSQL;
 - flood: one number texting far past its limit while 15 others text normally;
-- database down at start, and gone while the line runs.
+- database down at start, and gone while the line runs;
+- database held (it accepts connections and never answers) at start, and while the line runs.
 Each scenario is bounded in time and requests, and stops by itself.
 """
 
@@ -188,6 +189,106 @@ def database_gone_while_running(postgres_url: str) -> Outcome:
         "texts answered after it went": f"{sum(1 for a in answers if a)} of {len(answers)}"})
 
 
+HELD_TEXTS = ["hi", "help me now", "hotline", "clinic", "1", "necesito un abogado"]
+ANSWER_BUDGET = 3.0  # seconds: a texter never waits longer because of the database
+HEALTH_BUDGET = 10.0  # seconds: /healthz says 503 within this of the database hanging
+START_BUDGET = 10.0  # seconds: the server listens within this of start, database hung or not
+
+
+def _through(relay_port: int, postgres_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(postgres_url).set(host="127.0.0.1", port=relay_port).render_as_string(hide_password=False)
+
+
+def _held_texts(server: Server, token: str) -> tuple[list[float], list[list[str]]]:
+    """Send the held-database texts one after another: (seconds each took, the messages)."""
+    took, answers = [], []
+    for n, body in enumerate(HELD_TEXTS * 2):
+        started = time.monotonic()
+        status, messages, _ = text(server, token, f"+186055508{n:02d}", body)
+        took.append(time.monotonic() - started)
+        answers.append(messages if status == 200 else [])
+    return took, answers
+
+
+def _health_503_within(server: Server, budget: float) -> float | None:
+    """Seconds until /healthz says 503, or None if it did not within the budget."""
+    started = time.monotonic()
+    while time.monotonic() - started < budget:
+        try:
+            status, _ = health(server)
+        except OSError:
+            status = 0
+        if status == 503:
+            return time.monotonic() - started
+        time.sleep(0.2)
+    return None
+
+
+def _held_outcome(name: str, took: list[float], answers: list[list[str]], to_503: float | None,
+                  extra: dict[str, object]) -> Outcome:
+    with_911 = sum(1 for a in answers if "911" in "\n".join(a))
+    held = max(took) <= ANSWER_BUDGET and with_911 == len(answers) and to_503 is not None
+    return Outcome(name, held, {**extra, "texts answered with 911": f"{with_911} of {len(answers)}",
+                                "slowest answer (s)": round(max(took), 2),
+                                "/healthz 503 after (s)": "never" if to_503 is None else round(to_503, 1)})
+
+
+def database_held_at_start(postgres_url: str) -> Outcome:
+    """PostgreSQL accepts connections but never answers, from before the line starts."""
+    from bench.relay import Relay
+
+    relay = Relay(5432).start()
+    relay.hold()
+    token, secret = new_secrets()
+    env = webhook_env(_through(relay.port, postgres_url), token, secret)
+    server = Server(WEBHOOK_APP, 1, env).start()
+    try:
+        started = time.monotonic()
+        try:
+            _wait(server, timeout=START_BUDGET)
+            listening = time.monotonic() - started
+        except RuntimeError:
+            listening = None
+        if listening is None:
+            return Outcome("database held at start (PostgreSQL)", False, {"listening after (s)": "never"})
+        took, answers = _held_texts(server, token)
+        to_503 = _health_503_within(server, HEALTH_BUDGET)
+    finally:
+        server.cleanup()
+        relay.stop()
+    outcome = _held_outcome("database held at start (PostgreSQL)", took, answers, to_503,
+                            {"listening after (s)": round(listening, 1)})
+    outcome.held = outcome.held and listening <= START_BUDGET
+    return outcome
+
+
+def database_held_while_running(postgres_url: str, workers: int = 2) -> Outcome:
+    """PostgreSQL stops answering (without refusing) while the line runs and writes its counts."""
+    from bench.relay import Relay
+
+    relay = Relay(5432).start()
+    server, token = _server(_through(relay.port, postgres_url), workers, HELPLINE_DIRECTORY_REFRESH_SECONDS="0",
+                            HELPLINE_STATS_FLUSH_SECONDS="0")
+    try:
+        for n, body in enumerate(HELD_TEXTS):  # the workers have live connections to the database
+            text(server, token, f"+186055509{n:02d}", body)
+        before, _ = health(server)
+        relay.hold()
+        held_at = time.monotonic()
+        took, answers = _held_texts(server, token)
+        to_503 = _health_503_within(server, max(0.0, HEALTH_BUDGET - (time.monotonic() - held_at)))
+        to_503 = None if to_503 is None else time.monotonic() - held_at
+    finally:
+        server.cleanup()
+        relay.stop()
+    outcome = _held_outcome(f"database held while running (PostgreSQL, {workers} workers)", took, answers,
+                            to_503, {"/healthz before": before})
+    outcome.held = outcome.held and before == 200
+    return outcome
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.resilience", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each load run")
@@ -209,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     outcomes.append(database_down_at_start())
     if args.postgres:
         outcomes.append(database_gone_while_running(args.postgres))
+        outcomes.append(database_held_at_start(args.postgres))
+        outcomes.append(database_held_while_running(args.postgres))
     shutil.rmtree(folder, ignore_errors=True)
     for outcome in outcomes:
         print(f"{'held' if outcome.held else 'FAILED':6}  {outcome.name}")

@@ -736,6 +736,11 @@ def database_url(url: str) -> str:
     return url
 
 
+CONNECT_SECONDS = 2  # libpq's shortest connect_timeout
+STATEMENT_MS = 5000
+POOL_SECONDS = 2
+
+
 def make_engine(url: str) -> Engine:
     """An engine for DATABASE_URL; SQLite gets WAL and a busy timeout for several workers."""
     url = database_url(url)
@@ -752,7 +757,12 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server that accepts and never answers must not hold anyone: libpq gives up connecting
+    # after CONNECT_SECONDS, the server ends a statement after STATEMENT_MS, and a pool with every
+    # connection busy says so after POOL_SECONDS.
+    return create_engine(url, pool_pre_ping=True, pool_timeout=POOL_SECONDS, connect_args={
+        "connect_timeout": CONNECT_SECONDS,
+        "options": f"-c statement_timeout={STATEMENT_MS} -c lock_timeout={STATEMENT_MS}"})
 
 
 def warn_if_stale(snapshot: Snapshot, today: dt.date | None = None) -> list[ServiceView]:

@@ -21,10 +21,12 @@ from bot.privacy import StateCodec, keyed_hash
 from bot.ratelimit import Limits
 from bot.replies import Renderer
 from bot.twilio import EMPTY_TWIML, signature_valid, twiml
+from bot.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
 COOKIE = "hl"
+EXIT_FLUSH_SECONDS = 3.0  # at exit, the last counts wait this long for the database, then are dropped
 XML = "text/xml; charset=utf-8"
 
 
@@ -42,11 +44,18 @@ class Helpline:
     secret: str
     timezone: dt.tzinfo
     public_url: str = ""
+    upkeep: Upkeep = field(init=False)  # the database jobs, on their own thread
     renderer: Renderer = field(init=False)
     safe_twiml: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.rebuild()
+        self.upkeep = Upkeep(self.database_jobs)
+
+    def database_jobs(self, now: float) -> None:
+        """Write the batched counts and pick up a changed directory (on the upkeep thread)."""
+        self.tally.flush_if_due(now)
+        self.directory.refresh_if_due(now, self.rebuild)
 
     def day(self, now: float) -> dt.date:
         """The line's calendar day at a moment (counts are per day, in the line's time zone)."""
@@ -144,9 +153,8 @@ def _event(state: engine.State | None, replies: tuple[engine.Reply, ...], day: d
 
 
 def _after_answer(line: Helpline, now: float) -> None:
-    """Work done once the answer is sent: batched counts, the directory's freshness."""
-    line.tally.flush_if_due(now)
-    line.directory.refresh_if_due(now, line.rebuild)
+    """Once the answer is sent: wake the upkeep thread (counts, the directory's freshness), never wait for it."""
+    line.upkeep.poke()
 
 
 @bp.errorhandler(Exception)
@@ -165,7 +173,11 @@ def _unexpected(error: Exception) -> Any:
 @bp.get("/healthz")
 def healthz() -> Any:
     line = helpline()
+    line.upkeep.poke()
     problem = line.directory.problem
+    waited = line.upkeep.stuck()
+    if waited is not None:
+        problem = f"database not answering for {waited:.0f} s; answering from memory"
     body = {"status": "degraded" if problem else "ok", "directory": line.directory.snapshot.source}
     if problem:
         body["reason"] = problem
@@ -187,5 +199,6 @@ def init_app(app: Flask) -> None:
         secret=app.config["SECRET_KEY"], timezone=app.config["TIMEZONE"], public_url=app.config["PUBLIC_URL"],
     )
     app.session_interface = NoSessions()
-    atexit.register(app.extensions["helpline"].tally.flush)
+    line = app.extensions["helpline"]
+    atexit.register(line.upkeep.finish, line.tally.flush, EXIT_FLUSH_SECONDS)
     app.register_blueprint(bp)

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import re
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -218,7 +219,10 @@ def test_changed_data_reaches_running_workers_within_the_refresh_interval(config
     assert "Crisis line" in "\n".join(texter.send("hotline"))
     edit_rows(data / "services.csv", lambda rows: rows[2].update(alternate_name="Talk line"))
     load_database(make_engine(config["DATABASE_URL"]), data, force=True)
-    texter.send("hi")  # the check runs after this answer is sent
+    texter.send("hi")  # the check runs on the upkeep thread, woken after this answer is sent
+    deadline = time.monotonic() + 10
+    while "Talk line" not in "\n".join(texter.send("hotline")) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert "Talk line" in "\n".join(texter.send("hotline"))
 
 

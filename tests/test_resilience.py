@@ -46,3 +46,17 @@ def test_with_the_database_down_at_start_the_line_answers_with_911_and_says_503(
 def test_when_the_database_goes_away_the_line_keeps_answering(postgres_url):
     outcome = resilience.database_gone_while_running(postgres_url)
     assert outcome.held, outcome.numbers
+
+
+@pytest.mark.postgres
+def test_with_the_database_held_at_start_the_line_listens_and_answers_within_3_seconds(postgres_url):
+    """A relay that accepts and never answers: the server listens within 10 s, every text gets 911 within 3 s,
+    and /healthz says 503."""
+    outcome = resilience.database_held_at_start(postgres_url)
+    assert outcome.held, outcome.numbers
+
+
+@pytest.mark.postgres
+def test_when_the_database_hangs_while_running_every_text_is_answered_within_3_seconds(postgres_url):
+    outcome = resilience.database_held_while_running(postgres_url)
+    assert outcome.held, outcome.numbers

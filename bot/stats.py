@@ -94,13 +94,22 @@ class Tally:
         return sum(pending.values())
 
 
+UPSERT_ROWS = 500  # rows per statement
+
+
 def add_counts(engine: Engine, counts: Counter[TextAnswered]) -> None:
-    """Add counts to their rows (insert, or add to the existing count) in one transaction."""
+    """Add counts to their rows (insert, or add to the existing count) in one transaction.
+
+    The rows go in one order, the same in every worker (day, campaign, topic, language,
+    channel), so two workers flushing at once wait for each other instead of deadlocking.
+    """
     table = DailyCount.__table__
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    ordered = sorted(counts.items(), key=lambda item: tuple(str(getattr(item[0], k)) for k in KEYS))
+    rows = [{**{k: getattr(event, k) for k in KEYS}, "count": n} for event, n in ordered]
     with engine.begin() as connection:
-        for event, n in counts.items():
-            statement = insert(table).values(**{k: getattr(event, k) for k in KEYS}, count=n)
+        for start in range(0, len(rows), UPSERT_ROWS):
+            statement = insert(table).values(rows[start:start + UPSERT_ROWS])
             statement = statement.on_conflict_do_update(
                 index_elements=list(KEYS), set_={"count": table.c.count + statement.excluded.count}
             )

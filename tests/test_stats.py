@@ -136,3 +136,38 @@ def test_a_campaign_word_cannot_take_over_a_command_or_a_danger_word(tmp_path, w
     (flows / "campaigns.yaml").write_text(text)
     with pytest.raises(FlowError, match=f"campaign word '{word}' is already a command or a danger word"):
         load_flows(flows)
+
+
+@pytest.mark.postgres
+def test_workers_flushing_the_same_counts_at_once_on_postgresql_never_deadlock(postgres_url):
+    """Two workers write the same rows in opposite orders at the same moment, many times over."""
+    import datetime as dt
+    import threading
+    from collections import Counter
+
+    from bot.directory import make_engine
+    from bot.stats import DailyCount, TextAnswered, add_counts
+
+    engine = make_engine(postgres_url)
+    DailyCount.__table__.create(engine)
+    events = [TextAnswered(dt.date(2026, 11, 30), f"card-{n}", "health", "en", "sms") for n in range(40)]
+    failures: list[str] = []
+
+    def flush(order: list[TextAnswered], start: threading.Barrier) -> None:
+        for _ in range(15):
+            start.wait()
+            try:
+                add_counts(engine, Counter({event: 1 for event in order}))
+            except Exception as err:  # noqa: BLE001 - a deadlock is what this test looks for
+                failures.append(type(err).__name__)
+
+    start = threading.Barrier(2)
+    threads = [threading.Thread(target=flush, args=(order, start)) for order in (events, events[::-1])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with engine.connect() as connection:
+        total = sum(row.count for row in connection.execute(DailyCount.__table__.select()))
+    engine.dispose()
+    assert failures == [] and total == 2 * 15 * len(events)

@@ -10,6 +10,7 @@ Each scenario is bounded in time and requests, and stops by itself.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -155,34 +156,44 @@ def database_down_at_start() -> Outcome:
         "'hotline' answer has the national hotline": "1-888-373-7888" in "\n".join(menu)})
 
 
-def database_gone_while_running(postgres_url: str) -> Outcome:
-    """The line's PostgreSQL database is dropped (its connections killed) while the line runs."""
+@contextlib.contextmanager
+def _own_database(postgres_url: str, purpose: str):
+    """A PostgreSQL database of the scenario's own (created, then dropped): (its URL, an admin engine)."""
     from sqlalchemy import create_engine
     from sqlalchemy import text as sql
     from sqlalchemy.engine import make_url
 
     from bot.directory import database_url
 
-    name = f"helpline_gone_{os.getpid()}"
+    name = f"helpline_{purpose}_{os.getpid()}"
     admin = create_engine(database_url(postgres_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(sql(f'CREATE DATABASE "{name}"'))
-    own = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    server, token = _server(own, 2, HELPLINE_DIRECTORY_REFRESH_SECONDS="0")
     try:
-        before, _ = health(server)
-        with admin.connect() as connection:
-            connection.execute(sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        answers = [text(server, token, f"+186055507{n:02d}", body)[1]
-                   for n, body in enumerate(["hi", "help me now", "hotline", "clinic"] * 3)]
-        time.sleep(0.2)
-        after, body = health(server)
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False), admin, name
     finally:
-        server.cleanup()
         with admin.connect() as connection:
             connection.execute(sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def database_gone_while_running(postgres_url: str) -> Outcome:
+    """The line's PostgreSQL database is dropped (its connections killed) while the line runs."""
+    from sqlalchemy import text as sql
+
+    with _own_database(postgres_url, "gone") as (own, admin, name):
+        server, token = _server(own, 2, HELPLINE_DIRECTORY_REFRESH_SECONDS="0")
+        try:
+            before, _ = health(server)
+            with admin.connect() as connection:
+                connection.execute(sql(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            answers = [text(server, token, f"+186055507{n:02d}", body)[1]
+                       for n, body in enumerate(["hi", "help me now", "hotline", "clinic"] * 3)]
+            time.sleep(0.2)
+            after, body = health(server)
+        finally:
+            server.cleanup()
     held = before == 200 and after == 503 and all(answers) and "911" in "\n".join(answers[1])
     return Outcome("database gone while running (PostgreSQL)", held, {
         "/healthz before / after": f"{before} / {after} {body.strip()[:60]}",
@@ -269,20 +280,21 @@ def database_held_while_running(postgres_url: str, workers: int = 2) -> Outcome:
     from bench.relay import Relay
 
     relay = Relay(5432).start()
-    server, token = _server(_through(relay.port, postgres_url), workers, HELPLINE_DIRECTORY_REFRESH_SECONDS="0",
-                            HELPLINE_STATS_FLUSH_SECONDS="0")
-    try:
-        for n, body in enumerate(HELD_TEXTS):  # the workers have live connections to the database
-            text(server, token, f"+186055509{n:02d}", body)
-        before, _ = health(server)
-        relay.hold()
-        held_at = time.monotonic()
-        took, answers = _held_texts(server, token)
-        to_503 = _health_503_within(server, max(0.0, HEALTH_BUDGET - (time.monotonic() - held_at)))
-        to_503 = None if to_503 is None else time.monotonic() - held_at
-    finally:
-        server.cleanup()
-        relay.stop()
+    with _own_database(postgres_url, "held") as (own, _, _):
+        server, token = _server(_through(relay.port, own), workers, HELPLINE_DIRECTORY_REFRESH_SECONDS="0",
+                                HELPLINE_STATS_FLUSH_SECONDS="0")
+        try:
+            for n, body in enumerate(HELD_TEXTS):  # the workers have live connections to the database
+                text(server, token, f"+186055509{n:02d}", body)
+            before, _ = health(server)
+            relay.hold()
+            held_at = time.monotonic()
+            took, answers = _held_texts(server, token)
+            to_503 = _health_503_within(server, max(0.0, HEALTH_BUDGET - (time.monotonic() - held_at)))
+            to_503 = None if to_503 is None else time.monotonic() - held_at
+        finally:
+            server.cleanup()
+            relay.stop()
     outcome = _held_outcome(f"database held while running (PostgreSQL, {workers} workers)", took, answers,
                             to_503, {"/healthz before": before})
     outcome.held = outcome.held and before == 200

@@ -635,9 +635,16 @@ class ImportResult:
         return len(self.snapshot.services)
 
 
+class ImportRefused(ValueError):
+    """An import that would leave a page the flows show with no number to send."""
+
+
 def import_package(engine: Engine, package: hsds.Package, data_dir: Path | str,
-                   flows_dir: Path | str | None = None) -> ImportResult:
+                   flows_dir: Path | str | None = None, *, force: bool = False) -> ImportResult:
     """Replace the database's directory with an imported package (data/'s rejected numbers still apply).
+
+    Refused (ImportRefused, the database untouched) when a category the flows name would have
+    no sendable service, unless `force`.
 
     It stays until data/ changes or `helpline load` runs; warnings go to package.warnings.
     """
@@ -648,14 +655,18 @@ def import_package(engine: Engine, package: hsds.Package, data_dir: Path | str,
     known = {_digits(r.number) for r in rejected}
     rejected += [r for r in package.rejected if _digits(r.number) not in known]
     apply_line_rules(package, rejected, strict=False)
+    snapshot = snapshot_of({n: package.rows(n) for n in package.tables}, "database")
+    empty = _empty_categories(snapshot, flows_dir)
+    if empty and not force:  # a running line would answer "Danger now" with no number under it
+        raise ImportRefused(f"texters would get no numbers for {len(empty)} categories the flows name "
+                            f"({', '.join(empty)}); nothing was changed. To import it all the same: --force")
     content = json.dumps({n: package.rows(n) for n in package.tables}, default=str, sort_keys=True)
     revision = "import:" + hashlib.sha256(content.encode()).hexdigest()
     migrate(engine)
     with Session(engine) as session, session.begin():
         _replace(session, package, rejected)
         _set_meta(session, data_fingerprint=hsds.fingerprint(data_dir), revision=revision)
-    snapshot = snapshot_of({n: package.rows(n) for n in package.tables}, "database")
-    return ImportResult(snapshot, _empty_categories(snapshot, flows_dir))
+    return ImportResult(snapshot, empty)
 
 
 def _empty_categories(snapshot: Snapshot, flows_dir: Path | str | None) -> tuple[str, ...]:

@@ -692,7 +692,8 @@ def directory_group() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The line's data/ (for its rejected numbers). Default: data/ here.")
-def import_command(path: Path, data_dir: Path | None) -> None:
+@click.option("--force", is_flag=True, help="Import even if some pages would have no number to send.")
+def import_command(path: Path, data_dir: Path | None, force: bool) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot import directory
@@ -701,9 +702,11 @@ def import_command(path: Path, data_dir: Path | None) -> None:
     url = _database_url()
     try:
         package = read_package(path)
-        result = directory.import_package(directory.make_engine(url), package, data_dir)
+        result = directory.import_package(directory.make_engine(url), package, data_dir, force=force)
     except FlowError as err:
         _fail(str(err))
+    except directory.ImportRefused as err:
+        _fail(f"{path}: {err}")
     except SQLAlchemyError as err:
         _fail(f"{_safe_url(url)} cannot be written ({type(err).__name__})")
     for warning in package.warnings:

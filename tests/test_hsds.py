@@ -57,7 +57,7 @@ def test_the_hsds_example_reads_with_its_four_dangling_references_reported_one_b
 
 @needs_example
 def test_helpline_directory_import_of_the_example_warns_four_times_and_loads_it(runner, tmp_path):
-    result = runner.invoke(directory_group, ["import", str(EXAMPLE / "csv")])
+    result = runner.invoke(directory_group, ["import", str(EXAMPLE / "csv"), "--force"])
     assert result.exit_code == 0, result.output
     warnings = [line for line in result.output.splitlines() if WARNING.search(line)]
     assert len(warnings) == 4 and all(line.startswith("warning: ") for line in warnings)
@@ -225,3 +225,17 @@ def test_the_round_trip_works_on_postgresql(tmp_path, postgres_url):
     finally:
         engine.dispose()
     assert files(tmp_path / "out") == files(DATA)
+
+
+def test_an_import_that_would_leave_a_page_without_numbers_is_refused_and_changes_nothing(runner, tmp_path):
+    """An empty package once wiped the live directory: "Danger now" then listed no number."""
+    before = tmp_path / "before"
+    assert runner.invoke(directory_group, ["export", str(before)]).exit_code == 0
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"resources": []}')
+    result = runner.invoke(directory_group, ["import", str(empty)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"error: {empty}: texters would get no numbers for" in result.output and "danger" in result.output
+    after = tmp_path / "after"
+    assert runner.invoke(directory_group, ["export", str(after)]).exit_code == 0
+    assert files(after) == files(before)

@@ -23,7 +23,7 @@ def signature_valid(token: str, url: str, form: Mapping, signature: str | None) 
     The URL as seen is tried first (one HMAC); only on a mismatch does twilio's validator try
     the URL with and without its port.
     """
-    if not token or not signature:
+    if not token or not signature or not all(isinstance(name, str) for name in form):
         return False
     validator = _validator(token)
     if hmac.compare_digest(validator.compute_signature(url, form).encode(), signature.encode()):

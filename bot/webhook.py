@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import io
 import ipaddress
 import logging
 import time
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Request, Response, abort, current_app, jsonify, request
 from flask.sessions import SessionInterface
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +27,8 @@ from bot.upkeep import Upkeep
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)
 COOKIE = "hl"
+MAX_FIELDS = 100  # Twilio's webhook posts about 20 to 40 fields (more with media); more is not Twilio
+MAX_BODY = 64 * 1024
 EXIT_FLUSH_SECONDS = 3.0  # at exit, the last counts wait this long for the database, then are dropped
 XML = "text/xml; charset=utf-8"
 
@@ -102,8 +105,14 @@ def _public_url(req: Request, base: str) -> str:
 
 def _authorised(line: Helpline, req: Request) -> bool:
     signature = req.headers.get("X-Twilio-Signature")
+    form = req.form
+    fields = sum(len(values) for _, values in form.lists())
+    if fields > MAX_FIELDS:  # not Twilio: refused before any HMAC over thousands of fields
+        abort(413)
+    if any(not isinstance(name, str) or not name for name in form):  # a multipart part with no name
+        return False
     if line.token and signature:
-        return signature_valid(line.token, _public_url(req, line.public_url), req.form, signature)
+        return signature_valid(line.token, _public_url(req, line.public_url), form, signature)
     return line.local and _loopback(req.remote_addr)
 
 
@@ -114,6 +123,21 @@ def sender_key(secret: str, sender: str, now: float) -> str:
 
 def _xml(body: str) -> Response:
     return Response(body, status=200, mimetype="text/xml", content_type=XML)
+
+
+@bp.before_request
+def _bounded_body() -> None:
+    """A chunked body has no Content-Length for the 64 KiB limit to check: read it here, at most
+    64 KiB, and refuse a longer one with 413 instead of parsing a truncated form."""
+    env = request.environ
+    if env.get("CONTENT_LENGTH") or not env.get("wsgi.input_terminated"):
+        return
+    body = env["wsgi.input"].read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        abort(413)
+    env["wsgi.input"], env["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    del env["wsgi.input_terminated"]  # now an ordinary body of known length
+    env.pop("HTTP_TRANSFER_ENCODING", None)
 
 
 @bp.post("/sms")

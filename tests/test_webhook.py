@@ -176,3 +176,47 @@ def test_a_webhook_url_with_a_query_string_and_a_port_is_verified(config):
                "X-Forwarded-Host": "line.example.org:8443"}
     response = app.test_client().post("/sms?line=west-hartford&x=%20y", data=data, headers=headers)
     assert response.status_code == 200
+
+
+def test_a_multipart_part_with_no_name_and_any_signature_is_refused_with_403(client, caplog):
+    """Werkzeug files a nameless part under None; twilio's validator then raised TypeError, answered 200."""
+    boundary = "XyZ"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data\r\n\r\nhello\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"Body\"\r\n\r\nhi\r\n--{boundary}--\r\n").encode()
+    with caplog.at_level(logging.ERROR):
+        response = client.post("/sms", data=body, content_type=f"multipart/form-data; boundary={boundary}",
+                               headers={"X-Twilio-Signature": "bogus"})
+    assert response.status_code == 403 and "ERROR" not in caplog.text
+
+
+def test_a_chunked_body_over_64_kib_is_refused_with_413_not_truncated(client):
+    import io
+
+    body = ("Body=" + "x" * 70_000).encode()
+    response = client.post("/sms", input_stream=io.BytesIO(body), content_type="application/x-www-form-urlencoded",
+                           headers={"X-Twilio-Signature": "bogus", "Transfer-Encoding": "chunked"},
+                           environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""})  # as gunicorn
+    assert response.status_code == 413
+
+
+def test_a_chunked_twilio_text_within_the_limit_is_still_answered(client):
+    import io
+    from urllib.parse import urlencode
+
+    data = form(Body="hi")
+    response = client.post("/sms", input_stream=io.BytesIO(urlencode(data).encode()),
+                           content_type="application/x-www-form-urlencoded",
+                           headers={"X-Twilio-Signature": sign(TOKEN, SMS_URL, data), "Transfer-Encoding": "chunked"},
+                           environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""})  # as gunicorn
+    assert response.status_code == 200 and "911" in response.get_data(as_text=True)
+
+
+def test_thousands_of_empty_fields_are_refused_before_any_signature_work(client, monkeypatch):
+    """13,107 empty fields with a bogus signature cost 50 texts' worth of HMAC before."""
+    import bot.webhook
+
+    called = []
+    monkeypatch.setattr(bot.webhook, "signature_valid", lambda *args: called.append(1) or False)
+    response = client.post("/sms", data="&".join(["a="] * 13_000), content_type="application/x-www-form-urlencoded",
+                           headers={"X-Twilio-Signature": "bogus"})
+    assert response.status_code == 413 and called == []

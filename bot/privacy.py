@@ -26,6 +26,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from bot.engine import State
 
 MAX_COOKIE = 512
+# The sealed state is padded to this many bytes, so its length never tells the page ("danger.selfharm"
+# is longer than "health"): the longest state of the shipped flows (five steps back, an offer, a card
+# tag) is about 200 bytes. A longer one takes two blocks, and so on.
+PADDED = 320
 
 
 @lru_cache(maxsize=16)
@@ -69,9 +73,10 @@ class StateCodec:
     def seal(self, state: State) -> str:
         """The cookie value for a state: random nonce + ciphertext, URL-safe base64."""
         plain = json.dumps([state.node, state.lang, state.at, state.trail, state.offer, state.campaign],
-                           separators=(",", ":"))
+                           separators=(",", ":")).encode()
+        plain = plain.ljust(-(-len(plain) // PADDED) * PADDED)  # one length whatever the page (spaces JSON skips)
         nonce = self._nonces.take()
-        sealed = nonce + self._aead.encrypt(nonce, plain.encode(), None)
+        sealed = nonce + self._aead.encrypt(nonce, plain, None)
         return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
     def open(self, value: str | None) -> State | None:

@@ -103,3 +103,26 @@ def test_nonces_never_repeat_and_a_forked_worker_draws_its_own():
     os.waitpid(pid, 0)
     child = os.read(read, 12)
     assert child != nonces.take() and child not in taken
+
+
+def test_the_sealed_cookie_has_one_length_whatever_the_page(app):
+    """Twilio keeps the cookie: its length must not tell a self-harm conversation from a clinic one."""
+    from bot.chat import Conversation
+    from bot.webhook import helpline
+
+    codec = StateCodec("secret")
+    with app.app_context():
+        flows = helpline().flows
+    nodes = sorted(flows.nodes)
+    tags = [""] + [c.tag for c in flows.campaigns.values()]
+    lengths = {len(codec.seal(State(node, lang, 29_000_000, tuple(nodes[:trail]), offer, tag)))
+               for node in nodes for lang in ("en", "es") for trail in (0, 5)
+               for offer in ((), tuple(nodes[-2:])) for tag in tags}
+    assert len(lengths) == 1
+
+    def cookie_after(text: str) -> int:
+        texter = Conversation.start(app)
+        texter.send(text)
+        return len(texter.client.get_cookie(COOKIE).value)
+
+    assert len({cookie_after(t) for t in ("hi", "i want to kill myself", "clinic", "CARD7", "1")}) == 1

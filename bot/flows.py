@@ -54,6 +54,15 @@ class _Mapping(dict):
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:  # a key written twice would silently override the first
+        key = loader.construct_object(key_node, deep=True)
+        if key == "<<" or not isinstance(key, str | int | float | bool):
+            continue
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key '{key}' is written twice (first on line {seen[key]})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line + 1
     mapping = _Mapping(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
     return mapping
@@ -62,11 +71,26 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+MAX_ALIASES = 20  # "*name" references in one file: enough to share a menu, too few for an alias bomb
+
+
+def _count_aliases(text: str, path: Path) -> None:
+    """Refuse a file with more than MAX_ALIASES aliases before building it (a 1 KB file can expand to GBs)."""
+    aliases = 0
+    for event in yaml.parse(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise FlowError(path, f"uses more than {MAX_ALIASES} aliases (*name); write the values out",
+                                line=event.start_mark.line + 1)
+
+
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file; a syntax error becomes a FlowError with its line."""
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        text = path.read_text(encoding="utf-8")
+        _count_aliases(text, path)
+        return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark else None
         raise FlowError(path, f"not valid YAML: {err.problem}", line=line) from None

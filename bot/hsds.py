@@ -312,7 +312,10 @@ def _resources(folder: Path, problems: Problems) -> dict[str, Path]:
         if table is None:
             unused.append(str(name))
             continue
-        found[table.name] = folder / resource["path"]
+        path = (folder / resource["path"]).resolve()
+        if not path.is_relative_to(folder.resolve()):  # "../x.csv", "/etc/passwd": only the package's own files
+            raise FlowError(index, f"resource '{name}' has path {resource['path']!r}, outside the package folder")
+        found[table.name] = path
     if unused:
         message = f"not read (this line does not use these HSDS tables): {', '.join(sorted(unused))}"
         if problems.strict:

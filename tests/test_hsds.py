@@ -239,3 +239,15 @@ def test_an_import_that_would_leave_a_page_without_numbers_is_refused_and_change
     after = tmp_path / "after"
     assert runner.invoke(directory_group, ["export", str(after)]).exit_code == 0
     assert files(after) == files(before)
+
+
+@pytest.mark.parametrize("outside", ["../elsewhere/phones.csv", "/etc/passwd"])
+def test_a_datapackage_path_outside_the_package_is_refused_and_nothing_is_read(runner, tmp_path, outside):
+    shutil.copytree(DATA, tmp_path / "pkg")
+    index = tmp_path / "pkg" / "datapackage.json"
+    document = json.loads(index.read_text())
+    document["resources"][0]["path"] = outside
+    index.write_text(json.dumps(document))
+    result = runner.invoke(directory_group, ["import", str(tmp_path / "pkg")])
+    assert result.exit_code == 1 and "outside the package folder" in result.output
+    assert "Traceback" not in result.output

@@ -293,6 +293,10 @@ def read_hours(row: Mapping[str, Any]) -> Hours | None:
 # From HSDS tables to what the line knows of each service.
 
 
+NUMBER_IN_TEXT = re.compile(r"\d(?:[ ().-]*\d){4,}")  # five digits or more, however written: a phone number
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 @dataclass
 class ServiceFacts:
     row: dict[str, Any]
@@ -309,8 +313,25 @@ class ServiceFacts:
     def label_en(self) -> str:
         return self.row.get("alternate_name") or self.row["name"]
 
+    def label_problem(self) -> str | None:
+        """Why a label a texter would see cannot be sent: a number in it (numbers come only from
+        checked phone rows), or a first character a spreadsheet runs as a formula."""
+        for field_name, label in (("alternate_name", self.row.get("alternate_name")),
+                                  ("label_es", self.record.get("label_es"))):
+            if not label:
+                continue
+            if NUMBER_IN_TEXT.search(label):
+                return f"the label {field_name} '{label}' holds a number; numbers go in phones, where they are checked"
+            if label[0] in FORMULA_STARTS:
+                return (f"the label {field_name} '{label}' starts with '{label[0]}', "
+                        "which a spreadsheet runs as a formula")
+        return None
+
     def why_not_sent(self) -> str | None:
         """None if the service may be sent to a texter; otherwise why not, in plain words."""
+        label = self.label_problem()
+        if label is not None:
+            return label
         if self.row.get("status") != "active":
             return str(self.row.get("status") or "no status")
         if not self.row.get("assured_date"):
@@ -481,6 +502,9 @@ def _strict_rules(package: hsds.Package) -> None:
         if not facts.row.get("alternate_name") or not facts.record.get("label_es"):
             fail(record, f"{what} needs a short neutral label in English (alternate_name) and Spanish "
                          "(a helpline-record 'label_es' attribute)")
+        problem = facts.label_problem()
+        if problem:
+            fail(record, f"{what}: {problem}")
         if not facts.phones:
             fail(record, f"{what} is active and assured but has no phone")
         if not facts.areas:

@@ -592,11 +592,22 @@ def package_descriptor(tables: Iterable[Table] = TABLES) -> dict[str, Any]:
     }
 
 
+_PLAIN_NUMBER = re.compile(r"[+-]?[\d ().-]*")  # a phone number or a longitude: no formula in it
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet will not run: one starting with =, +, -, @, a tab or a return gets a
+    leading apostrophe (a plain number such as +1 860... or -72.7 is left as it is)."""
+    if cell and cell[0] in "=+-@\t\r" and not _PLAIN_NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
 def _csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in row] for row in rows)
     return out.getvalue()
 
 

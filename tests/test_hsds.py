@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot import ROOT, hsds
-from bot.directory import load_database, make_engine, read_tables
+from bot.directory import load_database, make_engine, read_data, read_snapshot, read_tables
 from bot.flows import FlowError
 from bot.hsds import directory_group
 
@@ -251,3 +252,38 @@ def test_a_datapackage_path_outside_the_package_is_refused_and_nothing_is_read(r
     result = runner.invoke(directory_group, ["import", str(tmp_path / "pkg")])
     assert result.exit_code == 1 and "outside the package folder" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("label", "problem"), [
+    ("Call 1-844-831-0924", "holds a number"),  # a rejected number, smuggled in a label
+    ("=HYPERLINK(\"http://x\")", "runs as a formula"),
+    ("@SUM(A1)", "runs as a formula"),
+])
+def test_a_label_with_a_number_or_a_formula_is_refused_in_data_and_never_sent_from_an_import(
+        runner, tmp_path, label, problem):
+    shutil.copytree(DATA, tmp_path / "pkg")
+    edit = tmp_path / "pkg" / "services.csv"
+    with edit.open(newline="") as source:
+        rows = list(csv.DictReader(source))
+    rows[0]["alternate_name"] = label
+    with edit.open("w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(FlowError, match=rf"services.csv:2: .*{problem}"):
+        read_data(tmp_path / "pkg")
+    result = runner.invoke(directory_group, ["import", str(tmp_path / "pkg"), "--force"])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(os.environ["DATABASE_URL"])
+    assert label not in {s.label["en"] for s in read_snapshot(engine).services}, "never sent to a texter"
+    out = tmp_path / "out"
+    assert runner.invoke(directory_group, ["export", str(out)]).exit_code == 0
+    exported = (out / "services.csv").read_text()
+    if label[0] in "=@":
+        assert "'" + label.replace('"', '""') in exported and f",{label}" not in exported
+
+
+def test_plain_numbers_are_exported_as_they_are():
+    assert hsds.spreadsheet_safe("+1 860-555-0100") == "+1 860-555-0100"
+    assert hsds.spreadsheet_safe("-72.68") == "-72.68"
+    assert hsds.spreadsheet_safe("=1+1") == "'=1+1"

@@ -10,22 +10,23 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, render_template, request
-from limits import parse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import directory, stats
+from bot.lockout import Lockout
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, template_folder="templates")
 
 CHALLENGE = 'Basic realm="helpline admin", charset="UTF-8"'
-LOGIN_LIMIT = parse("10 per minute")  # wrong passwords per client address: stops guessing, not a typo
+LOGIN_LIMIT = 10  # wrong passwords a minute per client address, all workers together: stops guessing, not a typo
 WEEKS = 12
 STALE_DAYS = getattr(directory, "STALE_DAYS", 180)
 SECURITY_HEADERS = {
@@ -348,36 +349,24 @@ def _password_matches() -> bool:
     return bool(expected) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def _failed_login_key() -> str:
-    return "admin-login/" + (request.remote_addr or "")
-
-
-def _locked_out(key: str) -> bool:
-    """Too many wrong passwords from this address lately: refuse even the right one for a while."""
-    try:
-        return not current_app.extensions["helpline"].limits.test(key, [LOGIN_LIMIT])
-    except Exception as err:  # the counter's storage is down: the password alone still guards the page
-        log.warning("admin: login limit unavailable (%s)", type(err).__name__)
-        return False
-
-
-def _count_failure(key: str) -> None:
-    try:
-        current_app.extensions["helpline"].limits.hit(key, [LOGIN_LIMIT])
-    except Exception as err:
-        log.warning("admin: login limit unavailable (%s)", type(err).__name__)
+def _address() -> str:
+    """The client's address (the real one behind a proxy when HELPLINE_TRUST_PROXY says how many hops)."""
+    return request.remote_addr or ""
 
 
 @bp.before_request
 def _require_password() -> Response | None:
-    """HTTP Basic auth: any user name, the configured password; a few wrong ones a minute per address."""
-    key = _failed_login_key()
-    if _locked_out(key):
+    """HTTP Basic auth: any user name, the configured password; ten wrong ones a minute per address,
+    counted across every worker. A request with no password (a browser's first) counts for nothing."""
+    lockout: Lockout = current_app.extensions["admin_lockout"]
+    now = time.time()
+    if lockout.locked(_address(), now):
         return Response("Too many wrong passwords: wait a minute.\n", status=429, mimetype="text/plain",
                         headers={"Retry-After": "60"})
     if _password_matches():
         return None
-    _count_failure(key)
+    if request.authorization is not None:  # a password was given, and it was wrong
+        lockout.failed(_address(), now)
     return Response("The dashboard needs the admin password.\n", status=401, mimetype="text/plain",
                     headers={"WWW-Authenticate": CHALLENGE})
 
@@ -409,4 +398,5 @@ def dashboard() -> str:
 def init_app(app: Flask) -> None:
     """Register /admin, only when an admin password is configured (otherwise it does not exist: 404)."""
     if app.config.get("ADMIN_PASSWORD") and bp.name not in app.blueprints:
+        app.extensions["admin_lockout"] = Lockout(LOGIN_LIMIT, 60)  # made before gunicorn forks: shared
         app.register_blueprint(bp)

@@ -280,3 +280,32 @@ def test_the_directory_lists_services_by_age_and_highlights_stale_ones(dashboard
     kinds = [bar["class"] for bar in seen.bars["chart-ages"] if bar["class"].startswith("age")]
     assert kinds == ["age never", "age stale", "age", "age", "age", "age stale"]
     assert "<b>3</b>to confirm again" in page(dashboard)
+
+
+def test_a_browser_asking_without_a_password_never_locks_the_right_one_out(dashboard):
+    client = dashboard.test_client()
+    for _ in range(22):  # no Authorization header: a browser's first request, or anyone's
+        assert client.get("/admin").status_code == 401
+    assert client.get("/admin", headers=basic(PASSWORD)).status_code == 200
+
+
+def test_wrong_passwords_are_counted_across_forked_workers():
+    """Ten wrong passwords a minute per address, not ten per worker (two workers once allowed twenty).
+    `helpline serve` builds the app before gunicorn forks its workers, as here."""
+    import multiprocessing
+
+    from bot.lockout import Lockout
+
+    lockout, now, address = Lockout(10, 60), 1_800_000_000.0, "203.0.113.9"
+
+    def guess(times: int) -> None:
+        for _ in range(times):
+            lockout.failed(address, now)
+
+    worker = multiprocessing.get_context("fork").Process(target=guess, args=(6,))
+    worker.start()
+    worker.join(10)
+    assert not lockout.locked(address, now)
+    guess(4)  # another worker: 6 + 4
+    assert lockout.locked(address, now) and not lockout.locked("198.51.100.7", now)
+    assert not lockout.locked(address, now + 60)  # the next minute

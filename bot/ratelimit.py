@@ -10,6 +10,7 @@ thousands of senders took a worker's time away from answering.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -17,6 +18,7 @@ from limits import RateLimitItem, parse_many, storage, strategies
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 30.0  # how long to count in memory before trying a failed shared storage again
+SALT_SECONDS = 2 * 86_400  # a day's sender key stays in Redis past the day's end, then is gone
 
 
 class Windows:
@@ -72,6 +74,38 @@ class Limits:
             options = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if redis else {}
             self._shared = strategies.FixedWindowRateLimiter(storage.storage_from_string(storage_uri, **options))
         self._failed_at: float | None = None
+        self._salts: dict[str, bytes] = {}  # day -> the random key of that day's sender hashes
+        self._salt_lock = threading.Lock()
+
+    def salt(self, day: str) -> bytes:
+        """The day's random key for hashing senders: never derived from SECRET_KEY, never on disk.
+
+        With Redis it is shared through Redis (set once a day by whichever worker asks first,
+        gone the day after), so every worker counts a sender under the same key; in memory,
+        each process draws its own, as each keeps its own counts.
+        """
+        salt = self._salts.get(day)
+        if salt is not None:
+            return salt
+        with self._salt_lock:
+            salt = self._salts.get(day)
+            if salt is None:
+                salt = self._shared_salt(day) or os.urandom(32)
+                self._salts = {day: salt}  # yesterday's key is forgotten
+            return salt
+
+    def _shared_salt(self, day: str) -> bytes | None:
+        client = getattr(getattr(self._shared, "storage", None), "storage", None)  # limits' RedisStorage -> redis
+        if client is None or self.strategy is self._memory:
+            return None
+        key = f"{self.namespace}:sender-salt:{day}"
+        try:
+            client.set(key, os.urandom(32), nx=True, ex=SALT_SECONDS)
+            return client.get(key)
+        except Exception as err:  # Redis down: this process's own key; counts fall back to memory too
+            self._failed_at = time.monotonic()
+            log.warning("rate limit: shared storage unavailable (%s); counting in memory", type(err).__name__)
+            return None
 
     @property
     def strategy(self) -> strategies.FixedWindowRateLimiter | Windows:

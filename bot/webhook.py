@@ -116,9 +116,11 @@ def _authorised(line: Helpline, req: Request) -> bool:
     return line.local and _loopback(req.remote_addr)
 
 
-def sender_key(secret: str, sender: str, now: float) -> str:
-    """Who the rate limit counts: a keyed hash of the number that changes every day."""
-    return "sms:" + keyed_hash(secret, sender, time.strftime("%Y-%m-%d", time.gmtime(now)))
+def sender_key(limits: Limits, sender: str, now: float) -> str:
+    """Who the rate limit counts: a hash of the number under a random key of the day (not SECRET_KEY:
+    with it, a whole area code could be tried in seconds)."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    return "sms:" + keyed_hash(limits.salt(day), sender, day)
 
 
 def _xml(body: str) -> Response:
@@ -152,7 +154,7 @@ def sms() -> Response:
     state = line.codec.open(req.cookies.get(COOKIE))
     state, replies = engine.step(state, form.get("Body", ""), flows, now)
     in_danger = any(reply.node.startswith("danger") for reply in replies)
-    if not line.limits.hit(sender_key(line.secret, sender, now)) and not in_danger:
+    if not line.limits.hit(sender_key(line.limits, sender, now)) and not in_danger:
         return _xml(EMPTY_TWIML)  # Twilio webhooks have no 429: answer nothing, pay for nothing
     private = any(reply.near for reply in replies)  # a town the texter named is not kept, even in a cache
     response = _xml(twiml(line.renderer.messages(replies, now), cache=not private))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 
 import pytest
 
 from bot import create_app
 from bot.chat import Conversation
+from bot.privacy import keyed_hash
 
 REDIS_URL = os.environ.get("HELPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -69,6 +71,9 @@ def test_limits_are_shared_through_redis_and_keyed_without_the_number(config):
         keys = [k.decode() for k in client.scan_iter(f"*{prefix}*")]
         assert keys, "the counters live in Redis"
         assert not any("8605550555" in k for k in keys)
+        # Whoever has SECRET_KEY cannot try numbers against these keys: they are not derived from it.
+        from_secret = keyed_hash(config["SECRET_KEY"], "+18605550555", time.strftime("%Y-%m-%d", time.gmtime()))
+        assert not any(from_secret in k for k in keys)
     finally:
         for key in client.scan_iter(f"*{prefix}*"):
             client.delete(key)

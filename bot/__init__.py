@@ -41,6 +41,7 @@ def _from_env() -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_KEY_PREFIX": env.get("HELPLINE_RATE_LIMIT_PREFIX", "helpline"),
         "RATE_LIMIT": env.get("HELPLINE_RATE_LIMIT", "10 per minute"),
+        "DANGER_RATE_LIMIT": env.get("HELPLINE_DANGER_RATE_LIMIT", "30 per hour;60 per day"),
         "STATS_FLUSH_SECONDS": float(env.get("HELPLINE_STATS_FLUSH_SECONDS", "10")),
         "TIMEZONE": ZoneInfo(env.get("HELPLINE_TIMEZONE", "America/New_York")),  # as bot.directory reads it
     }

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, abort, current_app, jsonify, request
 from flask.sessions import SessionInterface
+from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
 from bot import directory, engine, places, stats
@@ -47,6 +48,7 @@ class Helpline:
     secret: str
     timezone: dt.tzinfo
     public_url: str = ""
+    danger_limit: list = field(default_factory=list)  # limits items for danger texts (HELPLINE_DANGER_RATE_LIMIT)
     upkeep: Upkeep = field(init=False)  # the database jobs, on their own thread
     renderer: Renderer = field(init=False)
     safe_twiml: str = field(init=False)
@@ -154,7 +156,11 @@ def sms() -> Response:
     state = line.codec.open(req.cookies.get(COOKIE))
     state, replies = engine.step(state, form.get("Body", ""), flows, now)
     in_danger = any(reply.node.startswith("danger") for reply in replies)
-    if not line.limits.hit(sender_key(line.limits, sender, now)) and not in_danger:
+    key = sender_key(line.limits, sender, now)
+    # Danger is answered past the flood limit, but within a limit of its own: a flood of danger
+    # words from one number must not cost unlimited outbound texts.
+    allowed = line.limits.hit(key + "/danger", line.danger_limit) if in_danger else line.limits.hit(key)
+    if not allowed:
         return _xml(EMPTY_TWIML)  # Twilio webhooks have no 429: answer nothing, pay for nothing
     private = any(reply.near for reply in replies)  # a town the texter named is not kept, even in a cache
     response = _xml(twiml(line.renderer.messages(replies, now), cache=not private))
@@ -223,6 +229,7 @@ def init_app(app: Flask) -> None:
         local=app.config["LOCAL_MODE"], directory=cache, limits=limits,
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
         secret=app.config["SECRET_KEY"], timezone=app.config["TIMEZONE"], public_url=app.config["PUBLIC_URL"],
+        danger_limit=parse_many(app.config.get("DANGER_RATE_LIMIT") or "30 per hour;60 per day"),
     )
     app.session_interface = NoSessions()
     line = app.extensions["helpline"]

@@ -102,3 +102,19 @@ def test_memory_windows_count_per_window_and_forget_old_ones(monkeypatch):
     assert windows.test(minute, "t", "a") and windows.hit(minute, "t", "a")
     windows._sweep()
     assert len(windows._counts) == 1, "the old window of 'b' is gone"
+
+
+def test_danger_texts_past_the_flood_limit_are_answered_within_a_limit_of_their_own(config):
+    app = create_app({**config, "DANGER_RATE_LIMIT": "5 per hour"})
+    conversation = Conversation.start(app, sender="+18605550667")
+    for _ in range(10):
+        conversation.send("hi")
+    assert conversation.send("hi") == []  # flooded
+    answers = [conversation.send("he is going to kill me") for _ in range(7)]
+    assert all("911" in "\n".join(a) for a in answers[:5]) and answers[5:] == [[], []]
+
+
+def test_the_default_danger_limit_answers_thirty_danger_texts_an_hour(app):
+    conversation = Conversation.start(app, sender="+18605550668")
+    answers = [conversation.send("he is going to kill me") for _ in range(31)]
+    assert all(answers[:30]) and answers[30] == []

@@ -183,19 +183,25 @@ main.add_command(directory_group)
 
 
 @main.command(help="Show the anonymous counts: texts per day, campaign, topic, language and channel.")
-@click.option("--days", default=30, show_default=True, help="How many days back, today included.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660),
+              help="How many days back, today included (1 to 3660).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: a list of objects with exact counts.")
 def stats(days: int, as_json: bool) -> None:
     import datetime as dt
     import json
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from bot import stats as counts
     from bot.directory import TIME_ZONE, make_engine, migrate
 
-    engine = make_engine(os.environ.get("DATABASE_URL") or default_database_url())
-    migrate(engine)
-    today = dt.datetime.now(TIME_ZONE).date()
-    rows = counts.rows(engine, days, today)
+    url = os.environ.get("DATABASE_URL") or default_database_url()
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+        rows = counts.rows(engine, days, dt.datetime.now(TIME_ZONE).date())
+    except SQLAlchemyError as err:
+        _fail(f"the database in DATABASE_URL cannot be read ({type(err).__name__}); is it running?")
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -297,7 +297,7 @@ def _keyword_table(path: Path) -> tuple[str, dict]:
     return lang, document
 
 
-def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str, Node]) -> None:
+def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str, Node], directory: Path) -> None:
     seen: dict[str, tuple[str, Path]] = {}  # across both tables: they are merged when the line runs
     for path, table in tables.values():
         for section in ("danger", "danger_alone", "topics"):
@@ -326,13 +326,13 @@ def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str,
                                     line=line_of(table["topics"]))
     missing = [lang for lang in LANGUAGES if lang not in tables]
     if missing:
-        raise FlowError("flows/keywords", f"no keyword table for {', '.join(missing)}")
+        raise FlowError(directory / "keywords", f"no keyword table for {', '.join(missing)}")
     for route in ROUTES:
         if route not in nodes:
-            raise FlowError("flows", f"the matcher sends texts to node '{route}', which does not exist")
+            raise FlowError(directory, f"the matcher sends texts to node '{route}', which does not exist")
 
 
-def _check_graph(nodes: Mapping[str, Node], roots: tuple[str, ...] = ("welcome",)) -> None:
+def _check_graph(nodes: Mapping[str, Node], directory: Path, roots: tuple[str, ...] = ("welcome",)) -> None:
     for node in nodes.values():
         for number, option in enumerate(node.options, start=1):
             if option.goto not in nodes:
@@ -340,7 +340,7 @@ def _check_graph(nodes: Mapping[str, Node], roots: tuple[str, ...] = ("welcome",
                                 line=node.line, node=node.id)
     for special in SPECIAL_NODES:
         if special not in nodes:
-            raise FlowError("flows/welcome.yaml", f"the special node '{special}' is missing")
+            raise FlowError(directory / "welcome.yaml", f"the special node '{special}' is missing")
     reachable, todo = set(), list(roots)
     while todo:
         current = todo.pop()
@@ -437,12 +437,12 @@ def load_flows(directory: Path | str) -> Flows:
     if missing:
         raise FlowError(directory / "welcome.yaml", f"strings lack {', '.join(missing)}")
     campaigns, lines = _campaigns(directory / CAMPAIGNS_FILE, nodes)
-    _check_graph(nodes, ("welcome", *(line.welcome for line in lines.values())))
+    _check_graph(nodes, directory, ("welcome", *(line.welcome for line in lines.values())))
     tables = {}
     for path in sorted((directory / "keywords").glob("*.yaml")):
         lang, table = _keyword_table(path)
         tables[lang] = (path, table)
-    _check_keywords(tables, nodes)
+    _check_keywords(tables, nodes, directory)
     lexicon = Lexicon.build({lang: table for lang, (_, table) in tables.items()})
     lexicon = replace(lexicon, known=common_words(lexicon.vocabulary))
     for key, campaign in campaigns.items():

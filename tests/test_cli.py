@@ -98,3 +98,24 @@ def test_chat_replays_a_script_and_records_a_golden_transcript(runner, tmp_path)
 def test_graph_writes_dot(runner, tmp_path):
     result = runner.invoke(main, ["graph", "-o", str(tmp_path / "g")])
     assert result.exit_code == 0 and (tmp_path / "g.dot").is_file()
+
+
+def test_stats_with_an_absurd_number_of_days_is_a_plain_error(runner):
+    result = runner.invoke(main, ["stats", "--days", "1000000"])
+    assert result.exit_code == 2 and "1000000 is not in the range" in result.output
+    assert "Traceback" not in result.output and "Overflow" not in result.output
+
+
+def test_stats_with_an_unreachable_database_is_a_plain_error(runner, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/none")
+    result = runner.invoke(main, ["stats"])
+    assert result.exit_code == 1 and "error: the database in DATABASE_URL cannot be read" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_validate_names_the_flows_folder_it_was_given(runner, tmp_path):
+    flows = tmp_path / "other-flows"
+    shutil.copytree(ROOT / "flows", flows)
+    (flows / "keywords" / "es.yaml").unlink()
+    result = runner.invoke(main, ["validate", str(flows)])
+    assert result.exit_code == 1 and f"{flows / 'keywords'}: no keyword table for es" in result.output

@@ -126,3 +126,9 @@ def test_the_sealed_cookie_has_one_length_whatever_the_page(app):
         return len(texter.client.get_cookie(COOKIE).value)
 
     assert len({cookie_after(t) for t in ("hi", "i want to kill myself", "clinic", "CARD7", "1")}) == 1
+
+
+def test_redaction_hides_phone_numbers_but_keeps_the_listening_port_and_pid():
+    assert redact("From +18605557319, whatsapp:+18605557319, (860) 555-7319, 860.555.7319") == \
+        "From [number], [number], [number], [number]"
+    assert redact("Listening at: http://127.0.0.1:18555 (11455)") == "Listening at: http://127.0.0.1:18555 (11455)"

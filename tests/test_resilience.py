@@ -60,3 +60,9 @@ def test_with_the_database_held_at_start_the_line_listens_and_answers_within_3_s
 def test_when_the_database_hangs_while_running_every_text_is_answered_within_3_seconds(postgres_url):
     outcome = resilience.database_held_while_running(postgres_url)
     assert outcome.held, outcome.numbers
+
+
+@pytest.mark.postgres
+def test_four_workers_write_their_counts_to_postgresql_under_load_without_deadlock_or_loss(postgres_url):
+    outcome = resilience.counts_under_load(postgres_url, seconds=3)
+    assert outcome.held, outcome.numbers

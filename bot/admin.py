@@ -11,7 +11,6 @@ import datetime as dt
 import hmac
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +51,6 @@ NONE = "(none)"
 # Drawing, in SVG user units (the charts scale to the page's width).
 WIDTH = 880
 HALF = 430  # a chart in one of two columns
-SMALL_BAR = 6.0  # a count under 5 is drawn this size whatever it is: its true size would tell it
 ROW, BAR = 30, 20  # horizontal bars: row pitch, bar thickness
 
 
@@ -112,11 +110,7 @@ def _short(name: str, limit: int) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
-def _ordered(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """Largest first; counts under 5 after them by name, so their order tells nothing either."""
-    big = sorted(((k, n) for k, n in counts.items() if n >= stats.SMALL), key=lambda kn: (-kn[1], kn[0]))
-    small = sorted((k, n) for k, n in counts.items() if 0 < n < stats.SMALL)
-    return big + small
+OTHERS = "others together"  # the row for the hidden counts' sum
 
 
 def _scale(counts: Iterable[int]) -> int:
@@ -124,59 +118,55 @@ def _scale(counts: Iterable[int]) -> int:
     return max((n for n in counts if n >= stats.SMALL), default=stats.SMALL)
 
 
-def bar_chart(chart_id: str, title: str, what: str, counts: Mapping[str, int],
-              name: Callable[[str], str]) -> Chart:
-    """Horizontal bars, one per key, each labelled with its count as people may see it."""
-    items = _ordered(counts)
+def bar_chart(chart_id: str, title: str, what: str, shown: stats.Shown, name: Callable[[str], str]) -> Chart:
+    """Horizontal bars: the counts people may see, largest first, then the hidden ones as one sum."""
+    items = [(name(k), n, "bar") for k, n in shown.counts.items()]
+    if shown.others:
+        items.append((OTHERS, shown.others, "bar small"))
     label_width = 130
     plot = HALF - label_width - 40
-    top = _scale(n for _, n in items)
+    top = _scale(n for _, n, _ in items)
     rects, texts = [], []
-    for i, (key, n) in enumerate(items):
+    for i, (label, n, kind) in enumerate(items):
         y = 6 + i * ROW
-        small = n < stats.SMALL
-        length = SMALL_BAR if small else max(plot * n / top, 2.0)
-        rects.append(Rect(label_width, y, round(length, 1), BAR, "bar small" if small else "bar"))
-        texts.append(Text(label_width - 8, y + 15, _short(name(key), 18), "label", "end"))
-        texts.append(Text(round(label_width + length + 6, 1), y + 15, stats.shown(n), "value"))
-    table = Table((what, "texts"), tuple((name(k), stats.shown(n)) for k, n in items))
-    total = len(items)
-    description = (f"{total} {what}{'' if total == 1 else 's'}; counts under {stats.SMALL} are drawn small "
-                   "and hatched, labelled <5.")
-    return Chart(chart_id, title, description, max(6 + total * ROW + 4, 40), table, tuple(rects), tuple(texts),
+        length = max(plot * n / top, 2.0)
+        rects.append(Rect(label_width, y, round(length, 1), BAR, kind))
+        texts.append(Text(label_width - 8, y + 15, _short(label, 18), "label", "end"))
+        texts.append(Text(round(label_width + length + 6, 1), y + 15, str(n), "value"))
+    table = Table((what, "texts"), tuple((label, str(n)) for label, n, _ in items))
+    description = (f"{len(shown.counts)} {what}{'' if len(shown.counts) == 1 else 's'} shown"
+                   + (f"; the rest, with fewer texts, added up as one bar, hatched, so that no count under "
+                      f"{stats.SMALL} can be worked out." if shown.others else "."))
+    return Chart(chart_id, title, description, max(6 + len(items) * ROW + 4, 40), table, tuple(rects), tuple(texts),
                  width=HALF)
 
 
-def weekly_chart(weeks: tuple[dt.date, ...], by_campaign: Mapping[str, list[int]]) -> Chart:
-    """Texts per week, one small panel of weekly bars per campaign, all on one scale."""
-    left, panel_gap, bar_area = 10, 18, 56
+def weekly_chart(weeks: tuple[dt.date, ...], shown: stats.Shown) -> Chart:
+    """Texts per week: a bar per week; the weeks hidden in one sum are drawn hatched, with no number."""
+    left, bar_area = 10, 120
     slot = (WIDTH - left - 10) / len(weeks)
     bar_width = round(slot * 0.62, 1)
-    campaigns = sorted(by_campaign, key=lambda c: (c == "", c))
-    top = _scale(n for counts in by_campaign.values() for n in counts)
-    rects, texts, lines = [], [], []
-    y0 = 4.0
-    for campaign in campaigns:
-        texts.append(Text(left, y0 + 14, campaign or NONE, "panel"))
-        base = y0 + 22 + bar_area
-        lines.append(Line(left, base, WIDTH - 10, base, "base"))
-        for i, n in enumerate(by_campaign[campaign]):
-            if n == 0:
-                continue
-            small = n < stats.SMALL
-            height = SMALL_BAR if small else max(bar_area * n / top, 2.0)
-            x = round(left + i * slot + (slot - bar_width) / 2, 1)
-            rects.append(Rect(x, round(base - height, 1), bar_width, round(height, 1), "bar small" if small else "bar"))
-            texts.append(Text(round(x + bar_width / 2, 1), round(base - height - 4, 1), stats.shown(n),
-                              "value", "middle"))
-        y0 = base + panel_gap
+    top = _scale(shown.counts.values())
+    base = 10 + bar_area + 16
+    rects, texts = [], []
+    lines = [Line(left, base, WIDTH - 10, base, "base")]
+    rows = []
     for i, week in enumerate(weeks):
-        texts.append(Text(round(left + i * slot + slot / 2, 1), y0 + 2, _week_label(week), "axis", "middle"))
-    head = ("campaign", *(f"week of {_week_label(w)}" for w in weeks))
-    rows = tuple((c or NONE, *(stats.shown(n) if n else "–" for n in by_campaign[c])) for c in campaigns)
-    description = (f"Texts per week over {len(weeks)} weeks, one row of bars per campaign (the card word a "
-                   f"conversation started with). Counts under {stats.SMALL} are drawn small and hatched, labelled <5.")
-    return Chart("weekly", "Texts per week, by campaign", description, y0 + 14, Table(head, rows),
+        key, x = week.isoformat(), round(left + i * slot + (slot - bar_width) / 2, 1)
+        if key in shown.counts:
+            n = shown.counts[key]
+            height = max(bar_area * n / top, 2.0)
+            rects.append(Rect(x, round(base - height, 1), bar_width, round(height, 1), "bar"))
+            texts.append(Text(round(x + bar_width / 2, 1), round(base - height - 4, 1), str(n), "value", "middle"))
+            rows.append((f"week of {_week_label(week)}", str(n)))
+        else:  # few texts or none: which, is not said
+            rows.append((f"week of {_week_label(week)}", "–"))
+        texts.append(Text(round(left + i * slot + slot / 2, 1), base + 14, _week_label(week), "axis", "middle"))
+    if shown.others:
+        rows.append(("the other weeks together", str(shown.others)))
+    description = (f"Texts per week over {len(weeks)} weeks. Weeks with few texts or none have no bar and "
+                   f"only their sum is given, so that no count under {stats.SMALL} can be worked out.")
+    return Chart("weekly", "Texts per week", description, base + 22, Table(("week", "texts"), tuple(rows)),
                  tuple(rects), tuple(texts), tuple(lines))
 
 
@@ -190,14 +180,12 @@ def _week_label(monday: dt.date) -> str:
 @dataclass(frozen=True)
 class Counts:
     weeks: tuple[dt.date, ...]  # the Monday of each week, oldest first
-    by_campaign: dict[str, list[int]]
-    topics: Counter[str]
-    languages: Counter[str]
-    channels: Counter[str]
+    shown: dict[str, stats.Shown]  # "time" (by week), campaign, topic, language, channel; {} under 5 texts
+    texts: int  # how many texts in all, to say there were some even when too few to show
 
     @property
     def empty(self) -> bool:
-        return not self.by_campaign
+        return self.texts == 0
 
 
 def first_monday(today: dt.date, weeks: int = WEEKS) -> dt.date:
@@ -205,23 +193,18 @@ def first_monday(today: dt.date, weeks: int = WEEKS) -> dt.date:
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], today: dt.date, weeks: int = WEEKS) -> Counts:
-    """Daily count rows (bot.stats.rows) as texts per week by campaign, and totals by topic, language, channel."""
+    """Daily count rows (bot.stats.rows) of the last `weeks` weeks as protected breakdowns by week,
+    campaign, topic, language and channel."""
     start = first_monday(today, weeks)
     mondays = tuple(start + dt.timedelta(weeks=i) for i in range(weeks))
-    by_campaign: dict[str, list[int]] = {}
-    topics: Counter[str] = Counter()
-    languages: Counter[str] = Counter()
-    channels: Counter[str] = Counter()
-    for row in rows:
-        day = dt.date.fromisoformat(row["day"]) if isinstance(row["day"], str) else row["day"]
-        week = (day - start).days // 7
-        if not 0 <= week < weeks:
-            continue
-        by_campaign.setdefault(row["campaign"], [0] * weeks)[week] += row["count"]
-        topics[row["topic"]] += row["count"]
-        languages[row["language"]] += row["count"]
-        channels[row["channel"]] += row["count"]
-    return Counts(mondays, by_campaign, topics, languages, channels)
+
+    def day_of(row: Mapping[str, Any]) -> dt.date:
+        return dt.date.fromisoformat(row["day"]) if isinstance(row["day"], str) else row["day"]
+
+    kept = [row for row in rows if 0 <= (day_of(row) - start).days < weeks * 7]
+    shown = stats.breakdowns(kept, lambda row: (start + dt.timedelta(weeks=(day_of(row) - start).days // 7))
+                             .isoformat())
+    return Counts(mondays, shown, sum(row["count"] for row in kept))
 
 
 def read_counts(today: dt.date) -> Counts | None:
@@ -382,13 +365,15 @@ def dashboard() -> str:
     today = _today()
     counts = read_counts(today)
     charts = None
-    if counts is not None and not counts.empty:
+    if counts is not None and counts.shown:
+        shown = counts.shown
         charts = {
-            "weekly": weekly_chart(counts.weeks, counts.by_campaign),
-            "topics": bar_chart("topics", "Topics", "topic", counts.topics, lambda t: TOPICS.get(t, t or NONE)),
-            "languages": bar_chart("languages", "Languages", "language", counts.languages,
+            "weekly": weekly_chart(counts.weeks, shown["time"]),
+            "campaigns": bar_chart("campaigns", "Card words", "campaign", shown["campaign"], lambda c: c or NONE),
+            "topics": bar_chart("topics", "Topics", "topic", shown["topic"], lambda t: TOPICS.get(t, t or NONE)),
+            "languages": bar_chart("languages", "Languages", "language", shown["language"],
                                    lambda c: LANGUAGES.get(c, c or "(not known)")),
-            "channels": bar_chart("channels", "Channels", "channel", counts.channels,
+            "channels": bar_chart("channels", "Channels", "channel", shown["channel"],
                                   lambda c: CHANNELS.get(c, c or "(not known)")),
         }
     return render_template("admin.html", today=today, counts=counts, charts=charts, weeks=WEEKS,

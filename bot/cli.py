@@ -185,7 +185,7 @@ main.add_command(directory_group)
 @main.command(help="Show the anonymous counts: texts per day, campaign, topic, language and channel.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660),
               help="How many days back, today included (1 to 3660).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable: a list of objects with exact counts.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: the same counts, the same small ones hidden.")
 def stats(days: int, as_json: bool) -> None:
     import datetime as dt
     import json
@@ -202,14 +202,25 @@ def stats(days: int, as_json: bool) -> None:
         rows = counts.rows(engine, days, dt.datetime.now(TIME_ZONE).date())
     except SQLAlchemyError as err:
         _fail(f"the database in DATABASE_URL cannot be read ({type(err).__name__}); is it running?")
+    texts = sum(row["count"] for row in rows)
+    shown = counts.breakdowns(rows, lambda row: str(row["day"]))
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps({"days": days, "texts": texts if shown else None, "breakdowns": {
+            name: {"shown": b.counts, "others": b.others} for name, b in shown.items()}},
+            indent=2))
         return
-    if not rows:
+    if not texts:
         click.echo(f"no texts counted in the last {days} days")
         return
-    click.echo(f"{'day':<11} {'campaign':<18} {'topic':<10} {'lang':<5} {'channel':<9} count")
-    for row in rows:
-        click.echo(f"{row['day']:<11} {row['campaign'] or '-':<18} {row['topic']:<10} {row['language']:<5} "
-                   f"{row['channel']:<9} {counts.shown(row['count'])}")
-    click.echo(f"(counts under {counts.SMALL} are shown as <{counts.SMALL})")
+    if not shown:
+        click.echo(f"fewer than {counts.SMALL} texts in the last {days} days: too few to show")
+        return
+    click.echo(f"{texts} texts in the last {days} days")
+    for name, breakdown in shown.items():
+        click.echo(f"\nby {'day' if name == 'time' else name}:")
+        for key, n in breakdown.counts.items():
+            click.echo(f"  {key or '-':<24} {n:>6}")
+        if breakdown.others:
+            click.echo(f"  {'others together':<24} {breakdown.others:>6}")
+    click.echo(f"\n(counts under {counts.SMALL} are never shown: they are added up with others, so that none "
+               "can be worked out)")

@@ -11,8 +11,9 @@ import datetime as dt
 import logging
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Date, Integer, String, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -54,6 +55,51 @@ class TextAnswered:
 def shown(count: int) -> str:
     """A count as people see it: small numbers are hidden as "<5"."""
     return f"<{SMALL}" if count < SMALL else str(count)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One breakdown (counts by topic, by language, by week...) as people may see it.
+
+    Counts of SMALL or more are shown; every count under SMALL goes into `others`, one sum with
+    no names, together with at least one more count and never summing to less than SMALL
+    (the smallest shown counts join it until both hold). So no count under SMALL can be worked
+    out from what is shown, by any sum or difference with the other breakdowns of the same
+    counts: one text moved between two of the hidden leaves every number shown as it was.
+    """
+
+    counts: dict[str, int]  # shown, largest first
+    others: int = 0  # the sum of the hidden counts (0: nothing hidden); neither how many nor which is shown
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values()) + self.others
+
+
+def protect(counts: Mapping[str, int]) -> Shown:
+    """A breakdown with its small counts hidden in one sum (see Shown)."""
+    items = sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kn: (kn[1], kn[0]))
+    hidden = [(k, n) for k, n in items if n < SMALL]
+    rest = [(k, n) for k, n in items if n >= SMALL]
+    while hidden and rest and (len(hidden) < 2 or sum(n for _, n in hidden) < SMALL):
+        hidden.append(rest.pop(0))
+    return Shown(dict(sorted(rest, key=lambda kn: (-kn[1], kn[0]))), sum(n for _, n in hidden))
+
+
+BREAKDOWNS = ("campaign", "topic", "language", "channel")
+
+
+def breakdowns(rows: Iterable[Mapping[str, Any]], by_time: Callable[[Mapping[str, Any]], str]) -> dict[str, Shown]:
+    """Counts rows by time (a day or a week) and by each of BREAKDOWNS, each protected; {} when fewer
+    than SMALL texts in all (then even the total would tell a small count)."""
+    tallies: dict[str, Counter[str]] = {name: Counter() for name in ("time", *BREAKDOWNS)}
+    for row in rows:
+        tallies["time"][by_time(row)] += row["count"]
+        for name in BREAKDOWNS:
+            tallies[name][row[name]] += row["count"]
+    if sum(tallies["time"].values()) < SMALL:
+        return {}
+    return {name: protect(counts) for name, counts in tallies.items()}
 
 
 class Tally:

@@ -101,13 +101,14 @@ def test_the_dashboard_renders_its_charts_in_chromium(sync_api, served, tmp_path
                 assert bar_box and bar_box["width"] > 0 and bar_box["height"] > 0, chart
                 assert svg.locator("title").text_content()
             assert page.get_by_text("motel-card-7", exact=True).first.is_visible()
-            assert page.locator("svg#chart-weekly text.value", has_text="<5").first.is_visible()
+            assert page.locator("svg#chart-channels text.label", has_text="others together").first.is_visible()
+            assert page.locator("text.value", has_text="<5").count() == 0  # no small count, even as "<5"
             overdue = page.locator("#table-ages tr.stale")
             assert overdue.count() == 1 and "older than 180 days" in overdue.inner_text()
             assert page.locator("#stale-count").inner_text().startswith("1")
             # the hatched fill of a small bar resolved inside the page (nothing fetched for it)
-            fill = page.locator("svg#chart-weekly rect.small").first.evaluate("r => getComputedStyle(r).fill")
-            assert "weekly-hatch" in fill
+            fill = page.locator("svg#chart-channels rect.small").first.evaluate("r => getComputedStyle(r).fill")
+            assert "channels-hatch" in fill
 
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)

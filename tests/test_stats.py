@@ -24,11 +24,20 @@ def counted(config):
     return create_app({**config, "STATS_FLUSH_SECONDS": 0})
 
 
-def stats_json(config, monkeypatch) -> list[dict]:
+def stats_json(config, monkeypatch) -> dict:
     monkeypatch.setenv("DATABASE_URL", config["DATABASE_URL"])
     result = CliRunner().invoke(main, ["stats", "--json", "--days", "3"])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+def stored(app) -> list[dict]:
+    """The rows as written: what the line counted, before anything is hidden for people."""
+    import datetime as dt
+
+    from bot.stats import rows
+
+    return rows(app.extensions["helpline"].directory.engine, 3, dt.date.today())
 
 
 def test_a_card_word_as_first_text_starts_its_flow_in_its_language(counted):
@@ -41,7 +50,7 @@ def test_a_card_word_with_more_words_or_a_typo_is_counted_under_its_campaign(cou
     for n, text in enumerate(("segura por favor", "SEGRUA", "segura necesito un lugar para dormir")):
         Conversation.start(counted, sender=f"+1860555013{n}").send(text)
     counted.extensions["helpline"].tally.flush()
-    by = {(r["campaign"], r["topic"]): r["count"] for r in stats_json(config, monkeypatch)}
+    by = {(r["campaign"], r["topic"]): r["count"] for r in stored(counted)}
     assert by == {("safe-card-es", "welcome"): 2, ("safe-card-es", "out"): 1}
 
 
@@ -58,12 +67,15 @@ def test_stats_count_conversations_by_campaign_topic_language_and_channel(counte
         texter.send("1")  # still counted under the card's campaign
     Conversation.start(counted, sender="whatsapp:+18605550123").send("hola")
     counted.extensions["helpline"].tally.flush()
-    rows = stats_json(config, monkeypatch)
+    rows = stored(counted)
     assert {"day", "campaign", "topic", "language", "count"} <= set(rows[0])
     by = {(r["campaign"], r["topic"], r["language"], r["channel"]): r["count"] for r in rows}
     assert by[("motel-card-7", "hotlines", "en", "sms")] == 6
     assert by[("", "welcome", "es", "whatsapp")] == 1
     assert sum(by.values()) == 7
+    seen = stats_json(config, monkeypatch)  # 6 and 1: the 1 is added up with the 6, never shown
+    assert seen["texts"] == 7
+    assert seen["breakdowns"]["language"] == {"shown": {}, "others": 7}
 
 
 def test_counts_hold_nothing_personal_and_people_see_small_counts_as_under_5(counted, config, monkeypatch):
@@ -77,9 +89,10 @@ def test_counts_hold_nothing_personal_and_people_see_small_counts_as_under_5(cou
         counted.config["TWILIO_AUTH_TOKEN"], SMS_URL, form)})
     counted.extensions["helpline"].tally.flush()
     assert "MARK" not in json.dumps(stats_json(config, monkeypatch))
+    assert stats_json(config, monkeypatch)["texts"] is None  # one text: too few to show even the total
     monkeypatch.setenv("DATABASE_URL", config["DATABASE_URL"])
     table = CliRunner().invoke(main, ["stats"]).output
-    assert "<5" in table and not any(p in table for p in PERSONAL)
+    assert "too few to show" in table and not any(p in table for p in PERSONAL)
     assert [shown(n) for n in (0, 4, 5, 12)] == ["<5", "<5", "5", "12"]
 
 
@@ -171,3 +184,67 @@ def test_workers_flushing_the_same_counts_at_once_on_postgresql_never_deadlock(p
         total = sum(row.count for row in connection.execute(DailyCount.__table__.select()))
     engine.dispose()
     assert failures == [] and total == 2 * 15 * len(events)
+
+
+def _random_rows(rng, days: int = 6) -> list[dict]:
+    import datetime as dt
+
+    rows = []
+    for _ in range(rng.randint(1, 30)):
+        rows.append({"day": str(dt.date(2026, 11, 1) + dt.timedelta(days=rng.randrange(days))),
+                     "campaign": rng.choice(["", "safe-card", "card7", "luna"]),
+                     "topic": rng.choice(["welcome", "health", "law", "out", "danger", "report"]),
+                     "language": rng.choice(["en", "es"]), "channel": rng.choice(["sms", "whatsapp"]),
+                     "count": rng.choice([1, 1, 2, 3, 4, 5, 6, 9, 20, 40])})
+    return rows
+
+
+CLOSED = {"language": {"en", "es"}, "channel": {"sms", "whatsapp"}}  # every value there can be
+
+
+def _possible(field: str, totals) -> set[str]:
+    return set(totals) | CLOSED.get(field, {"a value with no texts"})
+
+
+def _same_display(rows: list[dict], field: str, value: str, other: str, step: int, shown) -> bool:
+    """Whether moving `step` texts from `value` to `other` (or back, when negative) shows the same."""
+    from bot.stats import breakdowns
+
+    giver, taker = (value, other) if step > 0 else (other, value)
+    source = next((r for r in rows if r[field] == giver), None)
+    if source is None:
+        return False
+    moved = [dict(r) for r in rows]
+    moved[rows.index(source)]["count"] -= 1
+    moved.append({**source, field: taker, "count": 1})
+    return breakdowns([r for r in moved if r["count"] > 0], lambda row: row["day"]) == shown
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_no_count_under_5_can_be_worked_out_from_what_is_shown(seed):
+    """For every count under 5, in any breakdown, another table of counts shows exactly the same and
+    differs in that count: one text moved to or from another value the reader cannot rule out
+    (English or Spanish, SMS or WhatsApp; for days, card words and topics also one with no texts,
+    since none and hidden look the same)."""
+    import random
+    from collections import Counter
+
+    from bot.stats import BREAKDOWNS, breakdowns
+
+    rng = random.Random(seed)
+    rows = _random_rows(rng)
+    shown = breakdowns(rows, lambda row: row["day"])
+    dims = {"time": "day", **{name: name for name in BREAKDOWNS}}
+    for name, field in dims.items():
+        totals = Counter()
+        for row in rows:
+            totals[row[field]] += row["count"]
+        for value, n in totals.items():
+            if n >= 5:
+                continue
+            if not shown:  # under 5 texts in all: nothing at all is shown
+                assert sum(totals.values()) < 5
+                continue
+            assert value not in shown[name].counts, (name, value)
+            assert any(_same_display(rows, field, value, other, step, shown)
+                       for other in _possible(field, totals) - {value} for step in (1, -1)), (name, value)

@@ -47,6 +47,7 @@ def serve(local: bool, bind: str, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", [bind])
             self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "bot.serving.DrainingSyncWorker")  # answers its queue on SIGTERM
             self.cfg.set("post_fork", lambda _server, _worker: _dispose(app))
 
         def load(self):

@@ -68,3 +68,49 @@ def test_two_slow_bodies_do_not_keep_a_danger_text_waiting(served):
     for conn in slow:
         conn.close()
     assert "911" in "\n".join(answer) and took < 5, took
+
+
+def test_a_restart_under_load_answers_every_connection_it_accepted(served):
+    """SIGTERM while texts keep coming: each connection the server took is answered, none reset."""
+    import http.client
+    import signal
+    import threading
+
+    url, server = served
+    port = int(url.split(":")[2].split("/")[0])
+    form = inbound_form("+18605550998", "hi")
+    body = urlencode(form).encode()
+    headers = {"X-Twilio-Signature": sign(TOKEN, url, form), "Content-Type": "application/x-www-form-urlencoded"}
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def sender() -> None:
+        while not stop.is_set():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            try:
+                conn.connect()
+            except OSError:
+                outcomes.append("refused")  # not listening any more: Twilio's fallback URL takes it
+                time.sleep(0.01)
+                continue
+            try:
+                conn.request("POST", "/sms", body, headers)
+                outcomes.append("answered" if conn.getresponse().status == 200 else "error")
+            except (OSError, http.client.HTTPException):
+                outcomes.append("reset")  # taken, and never answered
+            finally:
+                conn.close()
+            time.sleep(0.03)  # 16 senders, about 500 texts a second: busy, not saturated
+
+    threads = [threading.Thread(target=sender) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.5)
+    server.send_signal(signal.SIGTERM)
+    server.wait(20)
+    time.sleep(0.3)
+    stop.set()
+    for thread in threads:
+        thread.join(20)
+    assert outcomes.count("answered") > 300 and outcomes.count("reset") == 0, \
+        {kind: outcomes.count(kind) for kind in set(outcomes)}

@@ -88,6 +88,11 @@ def reply_for(flows: Flows, node_id: str, lang: str, lead: str = "") -> Reply:
     return Reply(node_id, lang, text, node.resources, flows.menu(menu_of, lang))
 
 
+def _options(flows: Flows, node_id: str) -> tuple[str, ...]:
+    node = flows.nodes.get(node_id)
+    return tuple(o.goto for o in node.options) if node is not None else ()
+
+
 def _go(state: State | None, node_id: str, lang: str, minute: int) -> State:
     if state is None:
         return State(node_id, lang, minute)
@@ -254,8 +259,8 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         return _go(state, reading.danger, lang, minute), (replace(reply_for(flows, reading.danger, lang), by="rules"),)
 
     command = command or lexicon.commands.exact(words)
-    if command == "forget":
-        return None, (reply_for(flows, "forget", lang),)
+    if command == "forget":  # everything goes but the language: a number sent next still gets Spanish
+        return State(flows.welcome, lang, minute), (reply_for(flows, "forget", lang),)
     if command in ("english", "spanish"):
         lang = "en" if command == "english" else "es"
         node = state.node if state is not None else flows.welcome
@@ -280,7 +285,9 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
 
     if state is not None:  # with no conversation (or after 30 minutes), a number gets the welcome
         choice = menu_number(tokens, lexicon.numbers)
-        choices = state.offer or tuple(o.goto for o in flows.nodes[state.node].options)
+        choices = state.offer or _options(flows, state.node)
+        if not choices and state.trail:  # a page with no options: a number means the last menu shown
+            choices = _options(flows, state.trail[-1])
         if choice is not None and 1 <= choice <= len(choices):
             target = choices[choice - 1]
             return _go(state, target, lang, minute), (reply_for(flows, target, lang),)

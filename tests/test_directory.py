@@ -51,7 +51,8 @@ class PlacedReply(Reply):
 
 
 PHONE = re.compile(r"(?<![\w-])(?:1-)?\d{3}-\d{3}-\d{4}(?![\w-])"
-                   r"|\b(?:call|text|TTY|al|to|a)\s+(?:or text\s+)?(?:[A-Z]+\s+(?:to|al)\s+)?(\d{3,6})(?![\d-])")
+                   r"|\b(?:call|text|TTY|al|to|a)\s+(?:or text\s+)?(?:[A-Z]+\s+(?:to|al)\s+)?(\d{3,6})(?![\d-])"
+                   r"(?!\s+(?:days|d\u00edas))")  # "up to 364 days" is a sentence, not a number to call
 
 
 def digits(text: str) -> set[str]:
@@ -300,7 +301,7 @@ def test_24_7_lines_say_so_in_both_languages(flows):
     english = "\n".join(renderer.messages([reply_for(flows, "hotlines", "en")], now=at(WEDNESDAY, 3)))
     spanish = "\n".join(renderer.messages([reply_for(flows, "hotlines", "es")], now=at(WEDNESDAY, 3)))
     assert "Crisis line: call or text 988 (24/7, free)" in english
-    assert "Apoyo en crisis: llama o escribe al 988 (24/7, en español)" in spanish
+    assert "Apoyo en crisis: llama o escribe al 988 (24/7, gratis)" in spanish  # Spanish there is not confirmed
 
 
 def test_a_service_line_shows_its_hours_and_the_one_feature_that_matters_most():

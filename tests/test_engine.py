@@ -90,10 +90,19 @@ def test_help_gives_program_name_911_and_opt_out(flows, word, lang):
 
 
 @pytest.mark.parametrize(("word", "lang"), [("FORGET", "en"), ("borrar", "es"), ("BORRAR", "es")])
-def test_forget_wipes_the_state_and_says_how_to_delete_the_thread(flows, word, lang):
+def test_forget_wipes_the_state_but_the_language_and_says_how_to_delete_the_thread(flows, word, lang):
     state, replies = talk(flows, "hola" if lang == "es" else "hi", "2", word)
-    assert state is None
+    assert state == State("welcome", lang, state.at)  # no page, no steps back, no card: the language only
     assert nodes(replies) == ["forget"] and replies[0].lang == lang
+    _, replies = talk(flows, "1", state=state)
+    assert nodes(replies) == ["hotlines"] and replies[0].lang == lang
+
+
+def test_a_number_on_a_page_without_options_means_the_last_menu_shown(flows):
+    state, replies = talk(flows, "hi", "3", "2")  # getting out -> a safe place to stay (no options of its own)
+    assert nodes(replies) == ["out.shelter"] and not flows.nodes["out.shelter"].options
+    state, replies = talk(flows, "3", state=state)  # the third item of "getting out", seen one text ago
+    assert nodes(replies) == ["out.counseling"]
 
 
 def test_language_switch_at_any_point_keeps_the_place(flows):

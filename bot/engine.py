@@ -20,7 +20,6 @@ EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
 TRAIL = 5  # how many steps BACK can retrace
 MODEL_WORDS = 3  # danger in one or two words ("no se", "goodbye", "pls") is the keyword rules' to read
-VETO_WORDS = 4  # "911", "help me now", "me violaron": short alarms always stand
 SURE = 0.5  # the model's probability above which its "welcome" answers a question about the line
 GREETING_WORDS = 3  # a first text this short that matches nothing gets the welcome; longer, "didn't get that"
 
@@ -142,58 +141,56 @@ class _Guesser:
         return self.guess
 
 
-def overruled(guess: _Guesser, text: str, flows: Flows) -> bool:
-    """Whether the model overrules the rules' danger: a text of VETO_WORDS words or more that the
-    model is all but sure is not danger ("this headache is killing me", "what is the penalty for
-    assault in CT"). The threshold is below anything a real danger text got on unseen sets."""
-    if flows.model is None or "veto" not in flows.model.thresholds or len(set(text.split())) < VETO_WORDS:
-        return False
-    read = guess()
-    return read is not None and read.danger < flows.model.thresholds["veto"]
+def model_danger(guess: Guess | None, flows: Flows, words: int) -> str | None:
+    """The danger page the model reads in a text of MODEL_WORDS words or more, if any."""
+    model = flows.model
+    if guess is None or words < MODEL_WORDS or guess.danger < model.thresholds.get("danger", 1.0):
+        return None
+    return next((label for label, _ in guess.ranked if is_danger(label) and label in flows.nodes), None)
 
 
-def understand(topics: tuple[tuple[str, int], ...], guess: Guess | None, text: str, flows: Flows, lang: str,
+def understand(topics: tuple[tuple[str, int], ...], guess: Guess | None, words: int, flows: Flows, lang: str,
                middle: bool) -> Choice:
-    """The one decision rule for free text (docs/understanding.md), once the rules found no danger
-    (or the model overruled them: `overruled`).
+    """The one decision rule for free text (docs/understanding.md), once neither the rules nor the
+    model (`model_danger`) found danger.
 
-    1. Danger when the model's danger probability reaches its threshold, in a text of three words
-       or more: the likeliest danger page. The model never sends to a danger page otherwise.
-    2. When the rules found two topics of different flows equally, "which one did you mean?".
-    3. A topic from the rules, unless the model is sure of another one (its probability reaches
+    1. When the rules found two topics of different flows equally, "which one did you mean?".
+    2. A topic from the rules, unless the model is sure of another one (its probability reaches
        "overrule" and the rules' topic has less than "close" times it).
-    4. Else the model's likeliest page, when its flow's pages together reach "topic" ("report" and
-       "report.signs" add up) and outweigh danger; "which one did you mean?" when the second page, of another flow, has
-       "close" times its probability or more. A question about the line itself ("is this
-       private?") gets the welcome in the middle of a conversation.
-    5. Else nothing: the caller answers with the welcome or "didn't get that".
+    3. Else, in a text of MODEL_WORDS words or more, the model's likeliest page, when its flow's
+       pages together reach "topic" ("report" and "report.signs" add up) and outweigh danger;
+       "which one did you mean?" when the second page, of another flow, has "close" times its
+       probability or more. In the middle of a conversation, a question about the line itself
+       ("is this private?", "es privado?") gets the welcome.
+    4. Else nothing: the caller answers with the welcome or "didn't get that".
     """
     model = flows.model
-    if guess is not None and guess.danger >= model.thresholds["danger"] and len(set(text.split())) >= MODEL_WORDS:
-        return Choice(next(label for label, _ in guess.ranked if is_danger(label)), by="model")
+    thresholds = model.thresholds if model is not None else {}
     pages = [(label, p) for label, p in guess.ranked if not is_danger(label)] if guess is not None else []
     offer = _close_call(topics, flows, lang)  # two requests named: the person is asked, not guessed for
     if len(offer) == 1:  # a tie with a node no menu names
         return Choice(offer[0], by="rules")
     if offer:
         return Choice(offer=offer, by="rules")
-    if topics and guess is not None:  # the rules found a topic: the model overrules them only when sure
+    if topics and len(pages) >= 2:  # the rules found a topic: the model overrules them only when sure
         label, p_label = pages[0]
-        behind = _share(guess, topics[0][0]) < model.thresholds["close"] * p_label
-        if p_label >= model.thresholds["overrule"] and behind and label != "welcome" and label in flows.nodes:
+        behind = _share(guess, topics[0][0]) < thresholds.get("close", 0.7) * p_label
+        if p_label >= thresholds.get("overrule", 1.01) and behind and label != "welcome" and label in flows.nodes:
             return Choice(label, by="model")
     if topics:
         return Choice(topics[0][0], by="rules")
-    if guess is None:
+    if len(pages) < 2 or words < 2:
         return Choice()
     (first, p_first), (second, p_second) = pages[:2]
     flow = sum(p for label, p in pages if label.split(".", 1)[0] == first.split(".", 1)[0])
-    if flow < model.thresholds["topic"] or flow < guess.danger or first not in flows.nodes:
+    if flow < thresholds.get("topic", 1.01) or flow < guess.danger or first not in flows.nodes:
         return Choice()  # unsure, or likelier danger than this page: "didn't get that" with 911 and 988
     if first == "welcome":  # a question about the line; a first text gets the welcome anyway
-        sure = middle and p_first >= SURE and len(set(text.split())) >= 2  # "es privado?", not "asdf" or "???"
+        sure = middle and p_first >= SURE  # "es privado?", not "asdf" or "???"
         return Choice(flows.welcome, by="model") if sure else Choice()
-    pair = _close_call(((first, 1), (second, 1)), flows, lang) if p_second >= model.thresholds["close"] * p_first \
+    if words < MODEL_WORDS:  # "scared", "si si": too little for the model to name a page
+        return Choice()
+    pair = _close_call(((first, 1), (second, 1)), flows, lang) if p_second >= thresholds.get("close", 0.7) * p_first \
         else ()
     if len(pair) == 2:
         return Choice(offer=pair, by="model")
@@ -204,16 +201,16 @@ CARD_TYPO_LENGTH = 5  # a card word written with one typo is still the card word
 
 
 def card_word(tokens: tuple[str, ...], flows: Flows) -> tuple[Campaign, tuple[str, ...]] | None:
-    """A card word opening a first text, with the words after it; one typo allowed in a longer word.
+    """A card word opening a first text, with the words after it; one typo allowed when it is the whole text.
 
     Only a word no common-word list knows is taken for a misspelt card word ("save" is not "safe").
     """
     for key, campaign in flows.campaigns.items():
         size = key.count(" ") + 1
         head = " ".join(tokens[:size])
-        if head == key or (len(head) >= CARD_TYPO_LENGTH and OSA.distance(head, key) <= 1
+        if head == key or (len(tokens) == size and len(head) >= CARD_TYPO_LENGTH and OSA.distance(head, key) <= 1
                            and head not in flows.lexicon.known and head not in flows.lexicon.vocabulary):
-            return campaign, tokens[size:]
+            return campaign, tokens[size:]  # a typo only in a text that is the card word alone ("SEGRUA")
     return None
 
 
@@ -243,10 +240,10 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     if card is not None:  # "luna por favor", "LUNNA", "luna i need a bed": counted under the card
         campaign, rest = card
         after, replies = step(None, " ".join(rest), flows, now) if rest else (None, ())
-        if after is not None and replies and replies[0].node not in (flows.welcome, "fallback"):
-            return replace(after, campaign=campaign.tag), replies
         if after is None and rest:  # STOP after the card word
             return None, replies
+        if after is not None and replies and (replies[0].node != flows.welcome or len(rest) > GREETING_WORDS):
+            return replace(after, campaign=campaign.tag), replies  # a request, or words not understood (988)
         start = State(campaign.start, campaign.lang, minute, campaign=campaign.tag)
         return start, (reply_for(flows, campaign.start, campaign.lang),)
 
@@ -255,7 +252,7 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     words = tuple(word for word in corrected if word != BOUNDARY)
     reading = read(corrected, lexicon, time.gmtime(now).tm_year)
     guess = _Guesser(flows, text)
-    if reading.danger is not None and not overruled(guess, text, flows):
+    if reading.danger is not None:
         return _go(state, reading.danger, lang, minute), (replace(reply_for(flows, reading.danger, lang), by="rules"),)
 
     command = command or lexicon.commands.exact(words)
@@ -276,12 +273,20 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
         return back, (reply_for(flows, node, lang),)
     if command == "help":
         return _go(state, "help", lang, minute), (reply_for(flows, "help", lang),)
-    if command == "yes" and state is not None and state.node == flows.welcome and "danger" in flows.nodes:
-        # the welcome asks "Danger?": a yes to it is answered as danger
+    if command == "yes" and state is not None and state.node == flows.welcome and not state.offer \
+            and "danger" in flows.nodes:  # the welcome asks "Danger?": a yes to it is answered as danger
         return _go(state, "danger", lang, minute), (replace(reply_for(flows, "danger", lang), by="rules"),)
     if command in ("thanks", "yes") and state is not None and "thanks" in flows.strings:  # the page stays
-        here = replace(state, lang=lang, at=minute)
-        return here, (Reply(state.node, lang, flows.strings["thanks"][lang], (), flows.menu(state.node, lang)),)
+        here = replace(state, lang=lang, at=minute, offer=())
+        menu = flows.menu(state.node, lang)
+        footer = flows.strings["footer"][lang]
+        if footer not in menu:  # the main menu has no footer of its own: 911 all the same
+            menu = f"{menu}\n{footer}"
+        return here, (Reply(state.node, lang, flows.strings["thanks"][lang], (), menu),)
+
+    danger = model_danger(guess() if len(set(words)) >= MODEL_WORDS else None, flows, len(set(words)))
+    if danger is not None:  # before menu numbers and towns: "in new britain, nobody would notice if i was gone"
+        return _go(state, danger, lang, minute), (replace(reply_for(flows, danger, lang), by="model"),)
 
     if state is not None:  # with no conversation (or after 30 minutes), a number gets the welcome
         choice = menu_number(tokens, lexicon.numbers)
@@ -299,7 +304,7 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
             nearby = replace(reply_for(flows, state.node, lang, lead), near=place.name)
             return _go(state, state.node, lang, minute), (nearby,)
 
-    choice = understand(reading.topics, guess(), text, flows, lang, middle=state is not None)
+    choice = understand(reading.topics, guess(), len(set(words)), flows, lang, middle=state is not None)
     if choice.offer:
         here = _go(state, state.node if state is not None else flows.welcome, lang, minute)
         return replace(here, offer=choice.offer), (replace(_ask(flows, choice.offer, lang), by=choice.by),)

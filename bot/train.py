@@ -29,7 +29,6 @@ FOLDS = 6  # the sets are dealt into this many groups; each group is answered by
 FALSE_ALARM_BUDGET = 0.02  # the danger threshold keeps the unseen-set false alarms (model's share) under this
 TOPIC_FLOOR = 0.25  # the model's topic is taken, where the rules found none, when its probability is at least this
 OVERRULE = 0.3  # ... and over the rules' topic when it is at least this and the rules' topic is far behind
-VETO_CAP = 0.05  # the model overrules a danger phrase only below this danger probability (and see veto_threshold)
 CLOSE = 0.7  # "which one did you mean?" when the second label has this share of the first's probability
 
 
@@ -104,21 +103,6 @@ def danger_threshold(sets: dict[str, list[Case]], models: dict[str, TextModel], 
     return round(float(safe[allowed]) + 1e-4, 4) if allowed < len(safe) else 0.5
 
 
-def veto_threshold(sets: dict[str, list[Case]], models: dict[str, TextModel], flows: Flows) -> float:
-    """Below what danger probability the model may overrule the rules' danger: half the lowest
-    probability that any real danger text the rules caught got from a model that never saw it
-    (texts of VETO_WORDS words or more), and never more than VETO_CAP."""
-    from bot.engine import VETO_WORDS
-
-    lowest = 1.0
-    for name, cases in sets.items():
-        for result in run(cases, with_model(flows, None, {})):
-            if is_danger(result.got) and is_danger(result.case.expect) \
-                    and len(set(result.case.text.split())) >= VETO_WORDS:
-                lowest = min(lowest, models[name].guess(result.case.text).danger)
-    return round(min(VETO_CAP, lowest / 2), 4)
-
-
 def summary(results) -> dict:
     """The figures of a run that training reports."""
     s = score(results)
@@ -133,7 +117,7 @@ def train(files: Sequence[Path], flows: Flows, features: Features = FEATURES,
     sets = {path.name: load_cases(path) for path in files}
     models = folds(sets, features, strength)
     thresholds = {"danger": danger_threshold(sets, models, FALSE_ALARM_BUDGET), "topic": TOPIC_FLOOR,
-                  "close": CLOSE, "overrule": OVERRULE, "veto": veto_threshold(sets, models, flows)}
+                  "close": CLOSE, "overrule": OVERRULE}
     unseen = summary(_unseen(sets, models, flows, thresholds))
     every = [case for cases in sets.values() for case in cases]
     meta = {"trained_on": sorted(sets), "texts": len(every), "regularisation": strength,

@@ -323,3 +323,20 @@ def test_a_spanish_sentence_after_an_english_start_is_answered_in_spanish(flows)
 def test_yes_to_the_welcome_which_asks_danger_gets_the_danger_page(flows, text, lang):
     state, replies = talk(flows, "hi" if lang == "en" else "hola", text)
     assert replies[0].node == "danger" and state.node == "danger" and replies[0].lang == lang
+
+
+def test_thanks_on_the_main_menu_still_says_how_to_reach_911(flows):
+    state, replies = talk(flows, "hi", "ok")
+    assert state.node == "welcome" and "911" in replies[0].text + replies[0].menu
+
+
+def test_thanks_after_which_one_did_you_mean_forgets_the_question(flows):
+    state, replies = talk(flows, "lawyer or clinic", "ok")
+    assert state.offer == ()
+    _, replies = talk(flows, "1", state=state)
+    assert nodes(replies) == ["hotlines"]  # the main menu's first item, as shown
+
+
+def test_a_card_word_before_words_the_line_does_not_understand_keeps_911_and_988(flows):
+    state, replies = talk(flows, "SAFE ya nada tiene sentido la neta")
+    assert nodes(replies) == ["fallback"] and "988" in replies[0].text and state.campaign == "safe-card"

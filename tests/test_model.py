@@ -97,16 +97,29 @@ def test_without_a_model_the_line_reads_with_the_rules_alone(tmp_path):
     assert step(None, "where can i get tested", flows, NOW)[1][0].by == "rules"
 
 
-@pytest.mark.parametrize(("text", "page"), [
-    ("the debt is killing me, every week it goes up. i want out from under him", "out.exit"),
-    ("owe my tia 300 for rent y she gonna kill me jaja, hay ayuda con dinero?", "out.needs"),
-    ("what counts as sexual assault under ct law like legally", "law"),
+@pytest.mark.parametrize("text", [
+    "i need a lawyer for my case and i want to kill myself",
+    "necesito un abogado para mi caso de inmigracion y me quiere matar",
+    "can i get a bed at a shelter tonight im in danger",
+    "how do i get my record cleared? im being held and cant leave",
 ])
-def test_the_model_sets_aside_a_danger_phrase_it_is_all_but_sure_is_not_danger(flows, text, page):
-    rules_only = replace(flows, model=None)
-    assert step(None, text, rules_only, NOW)[1][0].node.startswith("danger")
-    assert flows.model.guess(text).danger < flows.model.thresholds["veto"]
-    assert step(None, text, flows, NOW)[1][0].node.startswith(page)
+def test_a_danger_phrase_beside_a_request_is_answered_as_danger(flows, text):
+    """Danger when the rules or the model say so: the model never sets a danger phrase aside."""
+    assert step(None, text, flows, NOW)[1][0].node.startswith("danger")
+
+
+def test_the_model_reads_danger_even_where_a_town_is_asked_for(flows):
+    from bot.engine import State
+
+    state = State("out.shelter", "en", int(NOW // 60), ("welcome", "out"))
+    _, replies = step(state, "in new britain, nobody would even notice if i disappeared", flows, NOW)
+    assert replies[0].node == "danger.selfharm"
+
+
+@pytest.mark.parametrize("text", ["no se ?", "goodbye 👋 .", "tired 😴 .", "scared", "si si"])
+def test_punctuation_and_emoji_do_not_make_one_or_two_words_enough_for_the_model(flows, text):
+    _, replies = step(None, text, flows, NOW)
+    assert replies[0].node == "welcome"
 
 
 @pytest.mark.parametrize("text", ["911", "help me now", "me violaron", "he has a gun"])

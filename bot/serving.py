@@ -3,16 +3,17 @@ answers the connections already waiting to be accepted before it leaves.
 
 Without this, a restart under load reset every connection still in the listen queue: the
 texts in them got no answer at all (six in each of two runs of a test from outside). Once the
-queue is empty the socket stops listening for every worker, so a text sent from then on is
-refused at once (Twilio then tries the fallback URL) instead of queued and reset. Under a load
-that never lets the queue empty, up to DRAIN_LIMIT are answered and the rest are still reset.
+queue is empty the worker closes its copy of the socket at once; when the master is stopping
+too, the last worker's close ends the listening, so a text sent from then on is refused (Twilio
+then tries the fallback URL) instead of queued and reset. On a reload (HUP) the master and the
+new workers keep listening. Under a load that never lets the queue empty, up to DRAIN_LIMIT are
+answered and the rest are still reset.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import socket
 
 from gunicorn.workers.sync import SyncWorker
 
@@ -26,9 +27,9 @@ class DrainingSyncWorker(SyncWorker):
         super().run()  # returns once SIGTERM has been received and the current request answered
         drained = self.drain()
         self.log.info("worker stopping: answered %d waiting connection(s)", drained)
-        for listener in self.sockets:  # stop listening at once, for every worker: a connection made
-            with contextlib.suppress(OSError):  # from now on is refused (and retried), not queued and reset
-                listener.shutdown(socket.SHUT_RDWR)
+        for listener in self.sockets:  # this worker's copy of the socket only: on a reload (HUP) the
+            with contextlib.suppress(OSError):  # master and the new workers keep listening on theirs
+                listener.close()
 
     def drain(self) -> int:
         """Answer the connections waiting in the listen queue; how many there were."""

@@ -114,3 +114,15 @@ def test_a_restart_under_load_answers_every_connection_it_accepted(served):
         thread.join(20)
     assert outcomes.count("answered") > 300 and outcomes.count("reset") == 0, \
         {kind: outcomes.count(kind) for kind in set(outcomes)}
+
+
+def test_a_reload_keeps_the_line_answering(served):
+    """HUP (a reload, new workers) must not stop the listening socket the master keeps."""
+    import signal
+
+    url, server = served
+    assert "911" in "\n".join(text(url, "hi"))
+    server.send_signal(signal.SIGHUP)
+    time.sleep(3)  # the old workers drain and leave, new ones start
+    answers = [text(url, "hi", timeout=10) for _ in range(5)]
+    assert all("911" in "\n".join(a) for a in answers) and server.poll() is None

@@ -104,19 +104,13 @@ def keyed_hash(secret: str | bytes, value: str, day: str) -> str:
 
 # Phone numbers as they appear in logs: +15551234567, whatsapp:+1555..., (555) 123-4567.
 _PHONE = re.compile(r"(?:whatsapp:)?\+?\(?\d[\d ().-]{8,}\d")
-_BRACKETS = re.compile(r"\(([^()]*)\)?")
+_LISTENING = re.compile(r"\d{2,5} \(\d{1,7}\)?")  # gunicorn's "127.0.0.1:18555 (11455)": a port and a pid
 
 
 def _phone_or_not(match: re.Match[str]) -> str:
-    """[number] for a phone number; the text as it was for a port and a process id, '127.0.0.1:18555 (11455)'."""
-    text = match.group()
-    digits = sum(ch.isdigit() for ch in text)
-    brackets_fit = all(group is None or len(group) == 3 and group.isdigit()
-                       for group in (m.group(1) for m in _BRACKETS.finditer(text) if "(" in m.group()))
-    preceded_by_port = match.start() > 0 and match.string[match.start() - 1] == ":" and "whatsapp" not in text
-    if digits < 7 or not brackets_fit or (preceded_by_port and " " in text):
-        return text
-    return "[number]"
+    """[number], except for the one shape that is a port and a process id right after a colon."""
+    after_colon = match.start() > 0 and match.string[match.start() - 1] == ":"
+    return match.group() if after_colon and _LISTENING.fullmatch(match.group()) else "[number]"
 
 
 def redact(text: str) -> str:

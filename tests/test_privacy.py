@@ -132,3 +132,6 @@ def test_redaction_hides_phone_numbers_but_keeps_the_listening_port_and_pid():
     assert redact("From +18605557319, whatsapp:+18605557319, (860) 555-7319, 860.555.7319") == \
         "From [number], [number], [number], [number]"
     assert redact("Listening at: http://127.0.0.1:18555 (11455)") == "Listening at: http://127.0.0.1:18555 (11455)"
+    for text in ("whatsapp:+18605550123 (1)", "sms from +18605550123 (2 of 3)", "From:+1 860 555 0123",
+                 "tel:+1 (860) 555-0123", "+52 (55) 1234 5678", "+44 (0)20 7946 0958"):
+        assert "[number]" in redact(text) and "555" not in redact(text).replace("[number]", ""), text

@@ -56,12 +56,13 @@ class _Mapping(dict):
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:  # a key written twice would silently override the first
-        key = loader.construct_object(key_node, deep=True)
-        if key == "<<" or not isinstance(key, str | int | float | bool):
-            continue
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue  # "<<: *base" merges; it is not a key of its own
+        value = loader.construct_object(key_node, deep=True)
+        key = (type(value).__name__, value)  # 1 and true are two keys
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"the key '{key}' is written twice (first on line {seen[key]})", key_node.start_mark)
+                None, None, f"the key '{value}' is written twice (first on line {seen[key]})", key_node.start_mark)
         seen[key] = key_node.start_mark.line + 1
     mapping = _Mapping(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1

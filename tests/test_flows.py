@@ -70,3 +70,11 @@ def test_a_version_1_flow_is_migrated_before_it_is_validated(tmp_path):
     assert node.say["en"].startswith("Here are people you can call any time.")
     assert node.resources == ("hotline.trafficking", "hotline.crisis")
     assert node.options[0].goto == "hotlines.text"
+
+
+def test_yaml_merge_keys_still_load(tmp_path):
+    from bot.flows import read_yaml
+
+    path = tmp_path / "merge.yaml"
+    path.write_text("base: &base {x: 1}\nthing: {<<: *base, z: 3}\n")
+    assert read_yaml(path)["thing"] == {"x": 1, "z": 3}

@@ -110,7 +110,7 @@ def _short(name: str, limit: int) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
-OTHERS = "others together"  # the row for the hidden counts' sum
+ALL = "all together"  # the one row of a breakdown with a count under 5 in it
 
 
 def _scale(counts: Iterable[int]) -> int:
@@ -119,10 +119,10 @@ def _scale(counts: Iterable[int]) -> int:
 
 
 def bar_chart(chart_id: str, title: str, what: str, shown: stats.Shown, name: Callable[[str], str]) -> Chart:
-    """Horizontal bars: the counts people may see, largest first, then the hidden ones as one sum."""
+    """Horizontal bars: every count, largest first; or, when one is under 5, the total alone, hatched."""
     items = [(name(k), n, "bar") for k, n in shown.counts.items()]
     if shown.others:
-        items.append((OTHERS, shown.others, "bar small"))
+        items.append((ALL, shown.others, "bar small"))
     label_width = 130
     plot = HALF - label_width - 40
     top = _scale(n for _, n, _ in items)
@@ -134,15 +134,15 @@ def bar_chart(chart_id: str, title: str, what: str, shown: stats.Shown, name: Ca
         texts.append(Text(label_width - 8, y + 15, _short(label, 18), "label", "end"))
         texts.append(Text(round(label_width + length + 6, 1), y + 15, str(n), "value"))
     table = Table((what, "texts"), tuple((label, str(n)) for label, n, _ in items))
-    description = (f"{len(shown.counts)} {what}{'' if len(shown.counts) == 1 else 's'} shown"
-                   + (f"; the rest, with fewer texts, added up as one bar, hatched, so that no count under "
-                      f"{stats.SMALL} can be worked out." if shown.others else "."))
+    description = (f"{len(shown.counts)} {what}{'' if len(shown.counts) == 1 else 's'} shown."
+                   if not shown.others else f"One {what} has fewer than {stats.SMALL} texts, so only the total "
+                   "is shown, hatched: no count under 5 can then be worked out.")
     return Chart(chart_id, title, description, max(6 + len(items) * ROW + 4, 40), table, tuple(rects), tuple(texts),
                  width=HALF)
 
 
 def weekly_chart(weeks: tuple[dt.date, ...], shown: stats.Shown) -> Chart:
-    """Texts per week: a bar per week; the weeks hidden in one sum are drawn hatched, with no number."""
+    """Texts per week: a bar per week; or, when a week had under 5, no bars and the total alone."""
     left, bar_area = 10, 120
     slot = (WIDTH - left - 10) / len(weeks)
     bar_width = round(slot * 0.62, 1)
@@ -163,9 +163,10 @@ def weekly_chart(weeks: tuple[dt.date, ...], shown: stats.Shown) -> Chart:
             rows.append((f"week of {_week_label(week)}", "–"))
         texts.append(Text(round(left + i * slot + slot / 2, 1), base + 14, _week_label(week), "axis", "middle"))
     if shown.others:
-        rows.append(("the other weeks together", str(shown.others)))
-    description = (f"Texts per week over {len(weeks)} weeks. Weeks with few texts or none have no bar and "
-                   f"only their sum is given, so that no count under {stats.SMALL} can be worked out.")
+        rows.append(("all weeks together", str(shown.others)))
+    description = (f"Texts per week over {len(weeks)} weeks." if not shown.others else
+                   f"{shown.others} texts over {len(weeks)} weeks. A week had fewer than {stats.SMALL}, so the weeks "
+                   "are not shown one by one: no count under 5 can then be worked out.")
     return Chart("weekly", "Texts per week", description, base + 22, Table(("week", "texts"), tuple(rows)),
                  tuple(rects), tuple(texts), tuple(lines))
 

@@ -222,6 +222,5 @@ def stats(days: int, as_json: bool) -> None:
         for key, n in breakdown.counts.items():
             click.echo(f"  {key or '-':<24} {n:>6}")
         if breakdown.others:
-            click.echo(f"  {'others together':<24} {breakdown.others:>6}")
-    click.echo(f"\n(counts under {counts.SMALL} are never shown: they are added up with others, so that none "
-               "can be worked out)")
+            click.echo(f"  {'all together':<24} {breakdown.others:>6}  (one count under {counts.SMALL}: no detail)")
+    click.echo(f"\n(a breakdown with a count under {counts.SMALL} shows its total only: none can be worked out)")

@@ -61,15 +61,15 @@ def shown(count: int) -> str:
 class Shown:
     """One breakdown (counts by topic, by language, by week...) as people may see it.
 
-    Counts of SMALL or more are shown; every count under SMALL goes into `others`, one sum with
-    no names, together with at least one more count and never summing to less than SMALL
-    (the smallest shown counts join it until both hold). So no count under SMALL can be worked
-    out from what is shown, by any sum or difference with the other breakdowns of the same
-    counts: one text moved between two of the hidden leaves every number shown as it was.
+    When every count is SMALL or more, each is shown. When any count is under SMALL, only the
+    breakdown's total is shown (`others`), with no names: the reader knows which values there can
+    be (twelve weeks, English and Spanish, the flows' topics), so a partial merge could still be
+    undone by elimination. With the total alone, one text moved between two values leaves what is
+    shown as it was, so no count under SMALL can be worked out by any sum or difference.
     """
 
-    counts: dict[str, int]  # shown, largest first
-    others: int = 0  # the sum of the hidden counts (0: nothing hidden); neither how many nor which is shown
+    counts: dict[str, int]  # shown, largest first; empty when any count was under SMALL
+    others: int = 0  # the total, when the counts are not shown (0: they are)
 
     @property
     def total(self) -> int:
@@ -77,13 +77,11 @@ class Shown:
 
 
 def protect(counts: Mapping[str, int]) -> Shown:
-    """A breakdown with its small counts hidden in one sum (see Shown)."""
-    items = sorted(((k, n) for k, n in counts.items() if n > 0), key=lambda kn: (kn[1], kn[0]))
-    hidden = [(k, n) for k, n in items if n < SMALL]
-    rest = [(k, n) for k, n in items if n >= SMALL]
-    while hidden and rest and (len(hidden) < 2 or sum(n for _, n in hidden) < SMALL):
-        hidden.append(rest.pop(0))
-    return Shown(dict(sorted(rest, key=lambda kn: (-kn[1], kn[0]))), sum(n for _, n in hidden))
+    """A breakdown as people may see it (see Shown)."""
+    present = {k: n for k, n in counts.items() if n > 0}
+    if any(n < SMALL for n in present.values()):
+        return Shown({}, sum(present.values()))
+    return Shown(dict(sorted(present.items(), key=lambda kn: (-kn[1], kn[0]))))
 
 
 BREAKDOWNS = ("campaign", "topic", "language", "channel")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ bp = Blueprint("admin", __name__, template_folder="templates")
 CHALLENGE = 'Basic realm="helpline admin", charset="UTF-8"'
 LOGIN_LIMIT = 10  # wrong passwords a minute per client address, all workers together: stops guessing, not a typo
 WEEKS = 12
+READ_SECONDS = 5.0  # the page says "counts unavailable" rather than wait longer for the database
 STALE_DAYS = getattr(directory, "STALE_DAYS", 180)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -211,15 +213,23 @@ def aggregate(rows: Iterable[Mapping[str, Any]], today: dt.date, weeks: int = WE
 def read_counts(today: dt.date) -> Counts | None:
     """The counts of the last WEEKS weeks, pending ones written first; None if the database is unreachable."""
     line = current_app.extensions["helpline"]
-    line.tally.flush()
     engine = line.directory.engine
     if engine is None:
         return None
     days = (today - first_monday(today)).days + 1
-    try:
-        return aggregate(stats.rows(engine, days, today), today)
-    except SQLAlchemyError:
-        return None
+    found: list[Counts] = []
+
+    def read() -> None:  # on its own thread: a database that stops answering must not hold the page
+        try:
+            line.tally.flush()
+            found.append(aggregate(stats.rows(engine, days, today), today))
+        except SQLAlchemyError:
+            pass
+
+    reader = threading.Thread(target=read, name="admin-counts", daemon=True)
+    reader.start()
+    reader.join(READ_SECONDS)
+    return found[0] if found else None
 
 
 # The directory's checks.

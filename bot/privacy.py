@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.engine import State
 
-MAX_COOKIE = 512
+MAX_COOKIE = 1024  # two padded blocks (a state over PADDED bytes, from long node names) still open
 # The sealed state is padded to this many bytes, so its length never tells the page ("danger.selfharm"
 # is longer than "health"): the longest state of the shipped flows (five steps back, an offer, a card
 # tag) is about 200 bytes. A longer one takes two blocks, and so on.

@@ -75,6 +75,7 @@ class Limits:
             self._shared = strategies.FixedWindowRateLimiter(storage.storage_from_string(storage_uri, **options))
         self._failed_at: float | None = None
         self._salts: dict[str, bytes] = {}  # day -> the random key of that day's sender hashes
+        self._own_salt: tuple[str, bytes] = ("", b"")  # the key used while Redis cannot be asked
         self._salt_lock = threading.Lock()
 
     def salt(self, day: str) -> bytes:
@@ -89,14 +90,23 @@ class Limits:
             return salt
         with self._salt_lock:
             salt = self._salts.get(day)
-            if salt is None:
-                salt = self._shared_salt(day) or os.urandom(32)
-                self._salts = {day: salt}  # yesterday's key is forgotten
-            return salt
+            if salt is not None:
+                return salt
+            shared = self._shared_salt(day)
+            if shared is not None:
+                self._salts = {day: shared}  # yesterday's key is forgotten
+                return shared
+            # Redis is down: this process's own key for now, asked again of Redis on later texts,
+            # so that once it is back every worker counts a sender under one key again.
+            if self._own_salt[0] != day:
+                self._own_salt = (day, os.urandom(32))
+            return self._own_salt[1]
 
     def _shared_salt(self, day: str) -> bytes | None:
         client = getattr(getattr(self._shared, "storage", None), "storage", None)  # limits' RedisStorage -> redis
-        if client is None or self.strategy is self._memory:
+        if client is None:
+            return os.urandom(32) if self._shared is self._memory else None  # memory: each process its own
+        if self.strategy is self._memory:  # Redis failed lately: ask again after RETRY_SECONDS
             return None
         key = f"{self.namespace}:sender-salt:{day}"
         try:

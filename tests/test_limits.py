@@ -118,3 +118,12 @@ def test_the_default_danger_limit_answers_thirty_danger_texts_an_hour(app):
     conversation = Conversation.start(app, sender="+18605550668")
     answers = [conversation.send("he is going to kill me") for _ in range(31)]
     assert all(answers[:30]) and answers[30] == []
+
+
+def test_while_redis_is_down_a_sender_keeps_one_key_and_redis_is_asked_again_later():
+    from bot.ratelimit import Limits
+
+    limits = Limits("10 per minute", "redis://127.0.0.1:1/0")  # nothing listens there
+    first = limits.salt("2026-11-30")
+    assert limits.salt("2026-11-30") == first  # counted under one key meanwhile
+    assert limits._salts == {}  # not kept for the day: once Redis answers, every worker shares its key

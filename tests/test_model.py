@@ -130,3 +130,15 @@ def test_short_alarms_stand_whatever_the_model_says(flows, text):
 def test_a_text_likelier_danger_than_any_page_gets_911_and_988_not_a_guess(flows):
     _, replies = step(None, "ya nada tiene sentido la neta", flows, NOW)
     assert replies[0].node == "fallback" and "988" in replies[0].text
+
+
+def test_every_danger_page_but_the_child_line_lists_988(flows):
+    """A self-harm text the rules or the model send to another danger page still gets 988 at once."""
+    from bot import directory
+    from bot.engine import reply_for
+    from bot.replies import Renderer
+
+    renderer = Renderer(flows, directory.snapshot_from_data(ROOT / "data"))
+    for node in ("danger", "danger.selfharm", "danger.assault"):
+        for lang in ("en", "es"):
+            assert "988" in "\n".join(renderer.messages((reply_for(flows, node, lang),), NOW)), (node, lang)

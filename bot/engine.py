@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import cache
 
 from rapidfuzz.distance import OSA
 
@@ -128,23 +129,9 @@ def _share(guess: Guess, node: str) -> float:
                if label == node or node.startswith(label + ".") or label.startswith(node + "."))
 
 
-class _Guesser:
-    """The model's reading of a text, made at most once per step, and only when needed."""
-
-    def __init__(self, flows: Flows, text: str):
-        self.flows, self.text, self.done, self.guess = flows, text, False, None
-
-    def __call__(self) -> Guess | None:
-        if not self.done and self.flows.model is not None:
-            self.guess = self.flows.model.guess(self.text)
-        self.done = True
-        return self.guess
-
-
-def model_danger(guess: Guess | None, flows: Flows, words: int) -> str | None:
-    """The danger page the model reads in a text of MODEL_WORDS words or more, if any."""
-    model = flows.model
-    if guess is None or words < MODEL_WORDS or guess.danger < model.thresholds.get("danger", 1.0):
+def model_danger(guess: Guess | None, flows: Flows) -> str | None:
+    """The danger page the model reads in a text, if its danger probability reaches the threshold."""
+    if guess is None or guess.danger < flows.model.thresholds.get("danger", 1.0):
         return None
     return next((label for label, _ in guess.ranked if is_danger(label) and label in flows.nodes), None)
 
@@ -152,7 +139,7 @@ def model_danger(guess: Guess | None, flows: Flows, words: int) -> str | None:
 def understand(topics: tuple[tuple[str, int], ...], guess: Guess | None, words: int, flows: Flows, lang: str,
                middle: bool) -> Choice:
     """The one decision rule for free text (docs/understanding.md), once neither the rules nor the
-    model (`model_danger`) found danger.
+    model (`model_danger`, for texts of MODEL_WORDS words or more) found danger.
 
     1. When the rules found two topics of different flows equally, "which one did you mean?".
     2. A topic from the rules, unless the model is sure of another one (its probability reaches
@@ -251,7 +238,9 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
     corrected = lexicon.correct(sentences)
     words = tuple(word for word in corrected if word != BOUNDARY)
     reading = read(corrected, lexicon, time.gmtime(now).tm_year)
-    guess = _Guesser(flows, text)
+    distinct = len(set(words))
+    # The model's reading, made at most once per text and only when needed (not for "1" or "menu").
+    guess = cache(lambda: flows.model.guess(text) if flows.model is not None else None)
     if reading.danger is not None:
         return _go(state, reading.danger, lang, minute), (replace(reply_for(flows, reading.danger, lang), by="rules"),)
 
@@ -284,7 +273,7 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
             menu = f"{menu}\n{footer}"
         return here, (Reply(state.node, lang, flows.strings["thanks"][lang], (), menu),)
 
-    danger = model_danger(guess() if len(set(words)) >= MODEL_WORDS else None, flows, len(set(words)))
+    danger = model_danger(guess(), flows) if distinct >= MODEL_WORDS else None
     if danger is not None:  # before menu numbers and towns: "in new britain, nobody would notice if i was gone"
         return _go(state, danger, lang, minute), (replace(reply_for(flows, danger, lang), by="model"),)
 
@@ -304,14 +293,14 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
             nearby = replace(reply_for(flows, state.node, lang, lead), near=place.name)
             return _go(state, state.node, lang, minute), (nearby,)
 
-    choice = understand(reading.topics, guess(), len(set(words)), flows, lang, middle=state is not None)
+    choice = understand(reading.topics, guess(), distinct, flows, lang, middle=state is not None)
     if choice.offer:
         here = _go(state, state.node if state is not None else flows.welcome, lang, minute)
         return replace(here, offer=choice.offer), (replace(_ask(flows, choice.offer, lang), by=choice.by),)
     if choice.node is not None:
         return _go(state, choice.node, lang, minute), (replace(reply_for(flows, choice.node, lang), by=choice.by),)
 
-    if state is None and len(set(words)) <= GREETING_WORDS:  # "hi", "who is this?"
+    if state is None and distinct <= GREETING_WORDS:  # "hi", "who is this?"
         return State(flows.welcome, lang, minute), (reply_for(flows, flows.welcome, lang),)
     # Not understood: "didn't get that", 911 and 988 (a crisis said in words the line does
     # not know, "everything feels so heavy lately", still gets the crisis line), then the menu.

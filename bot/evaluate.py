@@ -49,7 +49,7 @@ class Result:
     got: str
     offered: tuple[str, ...] = ()
     lang: str = ""  # the language the line answered in
-    by: str = ""  # which part decided: "rules", "model", "rules+model", or "" (welcome, fallback, commands)
+    by: str = ""  # which part decided: "rules", "model", or "" (welcome, fallback, commands)
 
 
 @dataclass

@@ -48,7 +48,6 @@ class Helpline:
     directory: directory.DirectoryCache
     limits: Limits
     tally: stats.Tally
-    secret: str
     timezone: dt.tzinfo
     public_url: str = ""
     danger_limit: list = field(default_factory=list)  # limits items for danger texts (HELPLINE_DANGER_RATE_LIMIT)
@@ -267,8 +266,8 @@ def init_app(app: Flask) -> None:
         flows=flows, codec=StateCodec(app.config["SECRET_KEY"]), token=app.config["TWILIO_AUTH_TOKEN"] or "",
         local=app.config["LOCAL_MODE"], directory=cache, limits=limits,
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
-        secret=app.config["SECRET_KEY"], timezone=app.config["TIMEZONE"], public_url=app.config["PUBLIC_URL"],
-        danger_limit=parse_many(app.config.get("DANGER_RATE_LIMIT") or "30 per hour;60 per day"),
+        timezone=app.config["TIMEZONE"], public_url=app.config["PUBLIC_URL"],
+        danger_limit=parse_many(app.config["DANGER_RATE_LIMIT"]),
     )
     app.session_interface = NoSessions()
     line = app.extensions["helpline"]

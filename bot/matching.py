@@ -537,6 +537,36 @@ def negated(words: tuple[str, ...], position: int, cues: dict[str, list[int]]) -
     return words[before] != "no" or position in cues.get("after_no", ())
 
 
+def figure_of_speech(words: tuple[str, ...], target: str, position: int, length: int,
+                     cues: dict[str, list[int]]) -> bool:
+    """Danger words used as a figure of speech, not danger.
+
+    A `figure` right after them ("me quiero morir de la verguenza"); a `threat` made by
+    someone `figurative` ("my mom would literally kill me if she knew"); or, for plain danger
+    (never self-harm), a `joke` in the same sentence with no `present` there ("hes gonna kill
+    me if i dont pay by friday lol"), or a text that `asks` about the subject with no
+    `present` anywhere ("how do i know if my daughter is being groomed", "what counts as
+    sexual assault").
+    """
+    if position + length in cues.get("figure", ()):
+        return True
+    if any(p in cues.get("threat", ()) for p in range(position, position + length)):
+        before = position - 1  # "my mom would literally kill me", "el casero me va a matar"
+        while before > 0 and before in cues.get("filler", ()):
+            before -= 1
+        if before in cues.get("figurative", ()):
+            return True
+    if target == SELF_HARM:
+        return False
+    if "asking" in cues and "present" not in cues:
+        return True
+
+    def in_sentence(kind: str) -> bool:
+        return any(BOUNDARY not in words[min(p, position):max(p, position + length)] for p in cues.get(kind, ()))
+
+    return target == GENERIC_DANGER and in_sentence("joke") and not in_sentence("present")
+
+
 PAST_WINDOW = 8  # a past cue this close to a danger phrase puts it in the past ...
 PRESENT_WINDOW = 3  # ... unless a present cue stands this close to it
 
@@ -564,7 +594,8 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
     found = lexicon.hits_at("danger", words, stemmed)
     if len(set(words)) <= ALONE:  # "911", "911 911 911 911"
         found += lexicon.hits_at("danger_alone", words, stemmed)
-    negated_spans = [range(p, p + n) for _, n, p in found if negated(words, p, cues)]
+    negated_spans = [range(p, p + n) for target, n, p in found
+                     if negated(words, p, cues) or figure_of_speech(words, target, p, n, cues)]
     found = [hit for hit in found if not any(hit[2] in span for span in negated_spans)]
     covered = {p for _, n, start in found for p in range(start, start + n)}
     safe_from = min((p for p in cues.get("safe_now", ()) if p not in covered), default=None)
@@ -593,7 +624,9 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
         scores[target] = scores.get(target, 0) + length
     if past_harm and not scores:
         scores[PAST_HARM] = 1
-    if danger in (None, GENERIC_DANGER) and minor and "taken" in cues:  # "a 14 yr old girl with grown men"
+    # "a 14 yr old girl with grown men" is told; "how do i know if my son is being groomed" is asked
+    asking = "asking" in cues and "present" not in cues
+    if danger in (None, GENERIC_DANGER) and minor and "taken" in cues and not asking:
         danger = CHILD
     if danger is None and ("taken" in cues or any(node in scores for node in SOLD)) \
             and teen_self(words, cues):  # "im 15 and he says i owe him", "im 16 and my bf makes me see men"

@@ -114,6 +114,26 @@ def test_articles_are_passed_over_and_a_thing_doing_it_is_not_danger(text, dange
     assert reading(text).danger == danger
 
 
+@pytest.mark.parametrize(("text", "danger"), [
+    ("my mom would literally kill me if she knew im getting tested", None),  # a parent's "kill" is a figure
+    ("mi papa me mata si se entera que fui a la clinica", None),
+    ("el casero me va a matar, debo la renta", None),
+    ("he said he would kill me if i leave", "danger"),  # a person who is not a figure of speech
+    ("hes gonna kill me if i dont pay by friday lol", None),  # a joke, and no "now"
+    ("hes outside rn and says hes gonna kill me lol", "danger"),  # a joke does not outweigh "rn"
+    ("lol i want to kill myself", "danger.selfharm"),  # never for thoughts of suicide
+    ("me quiero morir de la verguenza", None),  # "of shame": a figure
+    ("me quiero morir", "danger.selfharm"),
+    ("how do i know if my daughter is being groomed", None),  # asking about it
+    ("what counts as sexual assault under ct law", None),
+    ("my daughter is being groomed by an older man right now", "danger.child"),  # telling it, now
+    ("i think my neighbor is being sold", None),  # someone else: a report
+    ("im being sold tonight", "danger"),
+])
+def test_figures_of_speech_and_questions_about_danger_are_not_danger(text, danger):
+    assert reading(text).danger == danger
+
+
 @pytest.mark.parametrize(("text", "year", "danger"), [
     ("he raped me and i got arrested the same night back in 2019, can that be erased", 2026, None),
     ("he raped me in 2026 and hes outside now", 2026, "danger.assault"),  # this year, and now

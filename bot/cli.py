@@ -13,6 +13,7 @@ from bot import ROOT, ConfigError, create_app, default_database_url
 from bot.flows import FlowError, load_flows
 from bot.hsds import directory_group
 from bot.purge import purge_twilio
+from bot.service_file import add_command
 
 
 def _fail(message: str) -> None:
@@ -180,6 +181,7 @@ def load(data_dir: Path) -> None:
     click.echo(f"loaded {data_dir / directory.DIRECTORY_FILE}")
 
 main.add_command(purge_twilio)
+directory_group.add_command(add_command)
 main.add_command(directory_group)
 
 

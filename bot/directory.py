@@ -129,6 +129,9 @@ class Area:
     level: str  # town | county | state | nation
 
 
+LOCAL, STATEWIDE, NATIONAL = 0, 1, 2  # ServiceView.tier(): for some towns or a county, the state, the country
+
+
 @dataclass(frozen=True)
 class ServiceView:
     id: str
@@ -152,9 +155,9 @@ class ServiceView:
                    or (a.level == "county" and a.key == county) for a in self.areas)
 
     def tier(self) -> int:
-        """0 local (a town or county), 1 statewide, 2 national."""
+        """LOCAL (0: a town or county), 1 statewide, 2 national."""
         levels = {a.level for a in self.areas} or {"nation"}
-        return 0 if levels & {"town", "county"} else 1 if "state" in levels else 2
+        return LOCAL if levels & {"town", "county"} else STATEWIDE if "state" in levels else NATIONAL
 
     def distance_km(self, place: places.Place) -> float:
         return min((places.distance_km(place, lat, lon) for lat, lon in self.points), default=math.inf)
@@ -168,15 +171,20 @@ class Snapshot:
     source: str  # "database", "data/" or "built-in"
 
     def services_for(self, category: str, near: places.Place | None = None) -> tuple[ServiceView, ...]:
-        """The services a reply may list for a category: in directory order, or for a place,
-        those whose area covers it, local ones first and nearest first, national ones last."""
+        """The services a reply may list for a category. A local service (one with towns or a
+        county for its area) is offered only to someone who named a place inside that area:
+        with no place, the statewide and national ones in directory order; with a place, those
+        whose area covers it, local ones first and nearest first, national ones last."""
         services = self.by_category.get(category, ())
         if near is None:
-            return services
+            return tuple(s for s in services if s.tier() > LOCAL)
         covering = [s for s in services if s.covers(near)]
-        if not covering:  # never a dead end: better a number further away than none
-            return services
         return tuple(sorted(covering, key=lambda s: (s.tier(), s.distance_km(near), s.position)))
+
+    def has_local(self, categories: Sequence[str], near: places.Place | None = None) -> bool:
+        """Whether any of these categories has a local service (covering the place, when given)."""
+        return any(s.tier() == LOCAL and (near is None or s.covers(near))
+                   for category in categories for s in self.by_category.get(category, ()))
 
     @property
     def services(self) -> tuple[ServiceView, ...]:
@@ -760,6 +768,28 @@ def age_report(tables: Mapping[str, Sequence[Mapping[str, Any]]], today: dt.date
         lines += [f"  {f.row['name']} [{f.row.get('status')}]" for f in never]
     sent = sum(1 for f in facts if f.why_not_sent() is None)
     lines += ["", f"{sent} sent to texters; {stale} older than {days} days; {len(never)} never confirmed."]
+    return lines
+
+
+def need_report(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """`helpline directory check`: each need (category) with the services sent for it, local
+    ones with the towns they serve, then statewide and national ones."""
+    snapshot = snapshot_of(tables, "check")
+    names = {t["code"]: t.get("name") or t["code"] for t in tables.get("taxonomy_term", ())
+             if t.get("taxonomy") == "helpline-category"}
+    lines = ["", "Each need, with the services sent for it (local ones only to someone who names a town they serve):"]
+    for code, name in names.items():
+        services = snapshot.by_category.get(code, ())
+        local = [f"{s.label['en']} ({', '.join(a.key.title() for a in s.areas)})"
+                 for s in services if s.tier() == LOCAL]
+        wide = [s.label["en"] for s in services if s.tier() == STATEWIDE]
+        national = [s.label["en"] for s in services if s.tier() == NATIONAL]
+        lines.append(f"  {code} ({name}):")
+        lines.append(f"    local: {'; '.join(local) or 'none yet'}")
+        lines.append(f"    statewide: {'; '.join(wide) or 'none'}" + ("" if wide or national else
+                                                                      "  <- NOTHING TO SEND WITHOUT A TOWN"))
+        if national:
+            lines.append(f"    national: {'; '.join(national)}")
     return lines
 
 

@@ -7,6 +7,7 @@ state (in the texter's cookie) and turns replies into messages.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -22,6 +23,7 @@ MAX_TEXT = 1600
 TRAIL = 5  # how many steps BACK can retrace
 MODEL_WORDS = 3  # danger in one or two words ("no se", "goodbye", "pls") is the keyword rules' to read
 SURE = 0.5  # the model's probability above which its "welcome" answers a question about the line
+PLACE_WORDS = 3  # on a page that lists services, this few words the line does not know are a place it does not know
 GREETING_WORDS = 3  # a first text this short that matches nothing gets the welcome; longer, "didn't get that"
 
 
@@ -47,6 +49,7 @@ class Reply:
     resources: tuple[str, ...]
     menu: str
     near: str | None = None  # a town the person named: used for this reply only, never kept
+    outside: bool = False  # the person named a place outside Connecticut: national lines only
     by: str = ""  # what understood the text: "rules" (keyword tables), "model" (the text model), or "" (no free text)
 
     @property
@@ -86,6 +89,16 @@ def reply_for(flows: Flows, node_id: str, lang: str, lead: str = "") -> Reply:
     text = f"{lead}\n{node.say[lang]}" if lead else node.say[lang]
     menu_of = flows.welcome if node_id == "fallback" else node_id  # "didn't get that", then this line's menu
     return Reply(node_id, lang, text, node.resources, flows.menu(menu_of, lang))
+
+
+def _placed(flows: Flows, node_id: str, lang: str, text: str, finder: Callable[[str], places.Place | None]
+            ) -> Reply | None:
+    """A node's reply for the place a text names: near a Connecticut town, or outside the
+    state (national lines only); None when it names no place."""
+    if places.outside(text):
+        return replace(reply_for(flows, node_id, lang), outside=True)
+    place = finder(text)
+    return replace(reply_for(flows, node_id, lang), near=place.name) if place is not None else None
 
 
 def _options(flows: Flows, node_id: str) -> tuple[str, ...]:
@@ -286,19 +299,26 @@ def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[Stat
             target = choices[choice - 1]
             return _go(state, target, lang, minute), (reply_for(flows, target, lang),)
 
-    if state is not None and flows.nodes[state.node].ask == "place":
-        place = places.resolve(text)
-        if place is not None:
-            lead = flows.strings["near_you"][lang].format(place=place.name)
-            nearby = replace(reply_for(flows, state.node, lang, lead), near=place.name)
-            return _go(state, state.node, lang, minute), (nearby,)
+    lists = state is not None and bool(flows.nodes[state.node].resources)
+    if lists and not reading.topics:  # on a page that lists services, a town, a ZIP code or "WeHa" alone
+        placed = _placed(flows, state.node, lang, text, places.resolve)
+        if placed is not None:
+            return _go(state, state.node, lang, minute), (placed,)
 
     choice = understand(reading.topics, guess(), distinct, flows, lang, middle=state is not None)
     if choice.offer:
         here = _go(state, state.node if state is not None else flows.welcome, lang, minute)
         return replace(here, offer=choice.offer), (replace(_ask(flows, choice.offer, lang), by=choice.by),)
-    if choice.node is not None:
-        return _go(state, choice.node, lang, minute), (replace(reply_for(flows, choice.node, lang), by=choice.by),)
+    if choice.node is not None:  # a new request, with the place it names if it names one ("clinic in new britain")
+        placed = _placed(flows, choice.node, lang, text, places.find) if flows.nodes[choice.node].resources else None
+        return _go(state, choice.node, lang, minute), (replace(placed or reply_for(flows, choice.node, lang),
+                                                               by=choice.by),)
+    if lists and distinct <= PLACE_WORDS and not any(w in lexicon.known or w in lexicon.vocabulary for w in words):
+        # "Narnia", "springfeld": maybe a place the line does not know, maybe not. It says which places it
+        # knows, and "didn't get that" with 911 and 988 all the same; the page stays.
+        unknown = f"{flows.nodes['fallback'].say[lang]}\n{flows.strings['place_unknown'][lang]}"
+        return _go(state, state.node, lang, minute), (replace(reply_for(flows, state.node, lang), text=unknown,
+                                                              resources=()),)
 
     if state is None and distinct <= GREETING_WORDS:  # "hi", "who is this?"
         return State(flows.welcome, lang, minute), (reply_for(flows, flows.welcome, lang),)

@@ -25,7 +25,8 @@ CAMPAIGNS_SPEC_VERSION = 1
 CAMPAIGNS_FILE = "campaigns.yaml"
 SPECIAL_NODES = ("welcome", "fallback", "help", "forget")
 REQUIRED_STRINGS = (
-    "footer", "near_you", "call", "call_or_text", "text", "text_only", "tty", "or", "language_set", "did_you_mean",
+    "footer", "near_you", "no_local", "ask_place", "place_outside", "place_unknown",
+    "call", "call_or_text", "text", "text_only", "tty", "or", "language_set", "did_you_mean",
     "open_24_7", "open_now", "opens_today", "opens_on", "weekdays",
     "feature_free", "feature_confidential", "feature_no_id", "feature_walk_in", "feature_spanish",
 )
@@ -155,7 +156,6 @@ class Node:
     say: Mapping[str, str]
     resources: tuple[str, ...]
     options: tuple[Option, ...]
-    ask: str | None = None  # "place": the next text may name a town or ZIP code for nearby services
 
     @property
     def topic(self) -> str:
@@ -238,7 +238,7 @@ def _node(node_id: str, raw: Any, path: Path) -> Node:
     line = line_of(raw)
     if not isinstance(raw, Mapping):
         raise FlowError(path, "must be a mapping with 'say'", node=node_id)
-    unknown = set(raw) - {"say", "resources", "options", "ask"}
+    unknown = set(raw) - {"say", "resources", "options"}
     if unknown:
         raise FlowError(path, f"unknown field(s): {', '.join(sorted(unknown))}", line=line, node=node_id)
     say = _languages(raw.get("say"), path, node_id, "say", line)
@@ -256,12 +256,7 @@ def _node(node_id: str, raw: Any, path: Path) -> Node:
             raise FlowError(path, f"option {number} needs a 'goto' node id", line=line, node=node_id)
         label = _languages(option.get("label"), path, node_id, f"option {number} label", line_of(option))
         options.append(Option(option["goto"], label))
-    ask = raw.get("ask")
-    if ask not in (None, "place"):
-        raise FlowError(path, f"ask must be 'place', not '{ask}'", line=line, node=node_id)
-    if ask and not resources:
-        raise FlowError(path, "asks for a place but lists no resources to look up", line=line, node=node_id)
-    return Node(node_id, str(path), line, say, tuple(resources), tuple(options), ask)
+    return Node(node_id, str(path), line, say, tuple(resources), tuple(options))
 
 
 def _keyword_table(path: Path) -> tuple[str, dict]:

@@ -546,6 +546,18 @@ def read_package(path: Path | str, *, strict: bool = False) -> Package:
     return package
 
 
+def merged_with(tables: Mapping[str, Sequence[Mapping[str, Any]]], package: Package) -> Package:
+    """The rows already there with a package's rows added: a row with the same id is replaced in
+    its place, new rows come after (for `directory import --merge`)."""
+    out = Package(rejected=list(package.rejected), warnings=list(package.warnings), notes=list(package.notes))
+    for table in TABLES:
+        incoming = {r.id: r for r in package.tables[table.name]}
+        kept = [incoming.pop(row["id"], None) or Record(table.name, dict(row), where=f"{table.name} in the database")
+                for row in tables.get(table.name, ())]
+        out.tables[table.name] = kept + list(incoming.values())
+    return out
+
+
 def fingerprint(folder: Path | str) -> str:
     """A hash of a package folder's files, to notice when data/ changed."""
     folder = Path(folder)
@@ -702,12 +714,15 @@ def directory_group() -> None:
 
 
 @directory_group.command("import", help="Load an HSDS package (folder with datapackage.json, or HSDS JSON) "
-                         "into the database named by DATABASE_URL, replacing the directory there.")
+                         "into the database named by DATABASE_URL, replacing the directory there "
+                         "(with --merge: adding to it).")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The line's data/ (for its rejected numbers). Default: data/ here.")
 @click.option("--force", is_flag=True, help="Import even if some pages would have no number to send.")
-def import_command(path: Path, data_dir: Path | None, force: bool) -> None:
+@click.option("--merge", is_flag=True, help="Add the package to the directory in the database instead of "
+              "replacing it: rows with the same id are replaced, new ones added, the rest kept.")
+def import_command(path: Path, data_dir: Path | None, force: bool, merge: bool) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot import directory
@@ -716,7 +731,10 @@ def import_command(path: Path, data_dir: Path | None, force: bool) -> None:
     url = _database_url()
     try:
         package = read_package(path)
-        result = directory.import_package(directory.make_engine(url), package, data_dir, force=force)
+        engine = directory.make_engine(url)
+        if merge:
+            package = merged_with(directory.read_tables(engine, data_dir)[0], package)
+        result = directory.import_package(engine, package, data_dir, force=force)
     except FlowError as err:
         _fail(str(err))
     except directory.ImportRefused as err:
@@ -794,5 +812,5 @@ def check_command(data_dir: Path | None, use_database: bool, today: dt.datetime 
         _fail(str(err))
     except SQLAlchemyError as err:
         _fail(f"the database cannot be read ({type(err).__name__})")
-    for line in directory.age_report(tables, day, days):
+    for line in [*directory.age_report(tables, day, days), *directory.need_report(tables)]:
         click.echo(line)

@@ -195,7 +195,7 @@ def resolve(text: str | None) -> Place | None:
     words = [w for w in key(text).split() if w not in _FILLER][:30]
     phrases = _phrases(words)
     for phrase in phrases:
-        town = index.names.get(phrase)
+        town = index.names.get(ALIASES.get(phrase, phrase))
         if town:
             return index.towns[town]
     best: tuple[float, int, str] | None = None
@@ -208,6 +208,88 @@ def resolve(text: str | None) -> Place | None:
         if found and (best is None or (found[1], len(phrase)) > best[:2]):
             best = (found[1], len(phrase), found[0])
     return index.towns[index.names[best[2]]] if best else None
+
+
+# Other names people text for towns: Spanish, nicknames, shorthand the postal data lacks.
+ALIASES = {
+    "nueva bretana": "new britain", "nueva britania": "new britain", "weha": "west hartford",
+    "htfd": "hartford", "hfd": "hartford", "harford": "hartford", "jartford": "hartford",
+    "e htfd": "east hartford", "w htfd": "west hartford", "east htfd": "east hartford",
+    "west htfd": "west hartford", "wethersfeld": "wethersfield", "nb": "new britain",
+    "union station": "hartford", "riverside park": "hartford", "frog hollow": "hartford", "park st": "hartford",
+}
+# Countries texters come from: never taken for a town by typo ("en colombia" is not Columbia).
+ABROAD = frozenset({"colombia", "mexico", "honduras", "guatemala", "salvador", "venezuela", "ecuador", "peru",
+                    "cuba", "republica", "dominicana", "brasil", "brazil", "jamaica", "haiti", "nicaragua"})
+# Town names that are everyday words or other places too ("union", "orange", "brooklyn",
+# "washington"): in a text that asks for something, only after "in", "near", "en"... they are
+# taken for the town. A text that is only the name is always the town.
+AMBIGUOUS = frozenset({
+    "avon", "baltic", "bethany", "bethlehem", "brooklyn", "canterbury", "canton", "cheshire", "chester",
+    "clinton", "cobalt", "columbia", "cornwall", "coventry", "derby", "durham", "essex", "georgetown",
+    "hampton", "hanover", "huntington", "kensington", "kent", "lebanon", "lisbon", "madison", "marion",
+    "monroe", "morris", "mystic", "norfolk", "orange", "oxford", "plymouth", "portland", "preston",
+    "prospect", "putnam", "riverside", "rogers", "salem", "salisbury", "scotland", "seymour", "sharon",
+    "sherman", "sterling", "stevenson", "thompson", "union", "warren", "washington", "westbrook", "weston",
+    "silver lane", "pleasant valley", "pine meadow", "central village", "sandy hook", "broad brook", "nb",
+})
+# Words after which a place is named: "clinic in new britain", "cerca de hartford".
+BEFORE_PLACE = frozenset({"in", "near", "around", "by", "at", "from", "en", "cerca", "de", "por", "del"})
+# Places outside the line's area that texters name: answered as such, never as "didn't get that".
+OUTSIDE = frozenset({
+    "new york", "nyc", "ny", "the bronx", "bronx", "queens", "manhattan", "boston", "springfield", "holyoke",
+    "chicopee", "worcester", "massachusetts", "mass", "rhode island", "providence", "new jersey", "nj",
+    "philadelphia", "philly", "puerto rico", "florida", "miami", "orlando", "albany", "westfield ma",
+    "springfield ma", "nueva york", "nueva jersey", "boston ma", "out of state", "fuera del estado",
+})
+
+
+def find(text: str | None) -> Place | None:
+    """The Connecticut town a text that asks for something names, by ZIP code, name or
+    alias; a name that is also a word ("union") only after "in", "near", "en"...; typos only
+    right after such a word ("clinic in new britian").
+
+    >>> find("clinic in new britain").name
+    'New Britain'
+    >>> find("shelter hartford").name
+    'Hartford'
+    >>> find("i need a union job") is None
+    True
+    >>> find("testing cerca de nueva bretana").name
+    'New Britain'
+    """
+    if not text:
+        return None
+    index = _index()
+    for match in _ZIP.finditer(text[:200]):
+        town = index.by_zip.get(match.group(1))
+        if town:
+            return index.towns[town]
+    words = [w for w in key(text[:200]).split() if w not in _FILLER][:40]
+    for size in range(min(MAX_WORDS, len(words)), 0, -1):
+        for i in range(len(words) - size + 1):
+            phrase = " ".join(words[i:i + size])
+            town = ALIASES.get(phrase) or index.names.get(phrase)
+            after = i > 0 and words[i - 1] in BEFORE_PLACE
+            if town and (after or phrase not in AMBIGUOUS):
+                return index.towns[index.names.get(town, town)]
+    for i, word in enumerate(words[:-1]):
+        if word in BEFORE_PLACE and words[i + 1] not in ABROAD:
+            place = resolve(" ".join(words[i + 1:i + 1 + MAX_WORDS]))
+            if place is not None:
+                return place
+    return None
+
+
+def outside(text: str | None) -> bool:
+    """Whether a text names a place outside Connecticut ("shelter in boston", a ZIP code of
+    another state)."""
+    if not text:
+        return False
+    words = key(text[:200]).split()
+    if any(match.group(1)[:2] != "06" for match in _ZIP.finditer(text[:200])):
+        return True
+    return any(" ".join(words[i:i + size]) in OUTSIDE for size in (1, 2, 3) for i in range(len(words)))
 
 
 def distance_km(a: Place, lat: float, lon: float) -> float:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from bot import places
-from bot.directory import OpenStatus, ServiceView, Snapshot, local_time, open_status
+from bot.directory import NATIONAL, OpenStatus, ServiceView, Snapshot, local_time, open_status
 from bot.engine import Reply
 from bot.flows import Flows
 from bot.sms import count_segments
@@ -101,21 +101,35 @@ class Renderer:
         self._render = lru_cache(maxsize=1024)(self._render_in_minute)
 
     def resource_lines(self, categories: Sequence[str], lang: str, near: places.Place | None = None,
-                       now: dt.datetime | float | None = None) -> list[str]:
-        """Each sendable service of the categories once, in order (for a place: those serving it, nearest first)."""
+                       now: dt.datetime | float | None = None, national: bool = False) -> list[str]:
+        """Each sendable service of the categories once, in order (for a place: those serving it,
+        nearest first; `national`: the national ones only)."""
         lines, seen = [], set()
         now = local_time(now)
         for category in categories:
             for service in self.snapshot.services_for(category, near=near):
-                if service.id not in seen:
+                if service.id not in seen and (not national or service.tier() == NATIONAL):
                     seen.add(service.id)
                     lines.append(service_line(service, lang, self.flows.strings, now))
         return lines
 
+    def place_line(self, reply: Reply, near: places.Place | None) -> list[str]:
+        """What a reply says about places: outside the state; near a town, or that nothing local is
+        known there; or, with no place, an invitation to send one, only when the directory has
+        local services for this page."""
+        strings = self.flows.strings
+        if reply.outside:
+            return [strings["place_outside"][reply.lang]]
+        if near is not None:
+            key = "near_you" if self.snapshot.has_local(reply.resources, near) else "no_local"
+            return [strings[key][reply.lang].format(place=near.name)]
+        return [strings["ask_place"][reply.lang]] if self.snapshot.has_local(reply.resources) else []
+
     def render(self, reply: Reply, now: dt.datetime | float | None = None) -> tuple[str, ...]:
-        """One reply's messages: its text, the services it names, its menu."""
+        """One reply's messages: its text, what it says about places, the services it names, its menu."""
         near = places.by_name(reply.near)
-        parts = [reply.text, *self.resource_lines(reply.resources, reply.lang, near, now)]
+        parts = [reply.text, *self.place_line(reply, near),
+                 *self.resource_lines(reply.resources, reply.lang, near, now, national=reply.outside)]
         if reply.menu:  # with the last number when they fit together: a menu alone is one more text
             joined = f"{parts[-1]}\n{reply.menu}"
             if len(parts) > 1 and count_segments(joined)[1] <= self.budget:
@@ -132,7 +146,7 @@ class Renderer:
         minute = local_time(now).replace(second=0, microsecond=0)
         out: list[str] = []
         for reply in replies:
-            if reply.near:
+            if reply.near or reply.outside:
                 out.extend(self.render(reply, minute))
             else:
                 out.extend(self._render(reply, minute))

@@ -31,14 +31,14 @@ from bot.directory import (
     service_facts,
     snapshot_from_data,
 )
-from bot.engine import Reply, reply_for
+from bot.engine import Reply, State, reply_for, step
 from bot.flows import FlowError, load_flows
 from bot.hsds import directory_group
 from bot.replies import Renderer, service_line
 from bot.validate import every_reply
 
 DATA = ROOT / "data"
-ARTICLE_WRONG = ["1-844-831-0924", "844-831-0924", "1-800-203-1234"]
+ARTICLE_WRONG = ["1-844-831-0924", "844-831-0924"]
 NEW_YORK = ZoneInfo("America/New_York")
 WEDNESDAY = dt.date(2026, 11, 25)
 
@@ -318,9 +318,10 @@ def test_a_service_line_shows_its_hours_and_the_one_feature_that_matters_most():
 
 
 def test_services_near_a_town_come_local_first_then_statewide_then_national(flows):
+    """A town's own service is offered only to someone who named a place inside its area."""
     snapshot = snapshot_from_data(DATA)
     names = [s.label["en"] for s in snapshot.services_for("report")]
-    assert names == ["National hotline", "State Careline", "West Hartford Police (non-emergency)"]
+    assert names == ["National hotline", "State Careline"]
     near = [s.label["en"] for s in snapshot.services_for("report", near=places.resolve("west hartfrod"))]
     assert near == ["West Hartford Police (non-emergency)", "State Careline", "National hotline"]
     far = [s.label["en"] for s in snapshot.services_for("report", near=places.resolve("06901"))]  # Stamford
@@ -372,7 +373,7 @@ def test_nearest_local_services_come_first():
     assert order("Stamford") == ["state", "national"]
     only_local = Snapshot({"health.testing": (new_britain, hartford)}, "test")
     far = only_local.services_for("health.testing", near=places.by_name("Stamford"))
-    assert [s.id for s in far] == ["new britain", "hartford"], "never a dead end: the list, unfiltered"
+    assert far == (), "a town's service is never offered as local far from it (directory check flags such a need)"
 
 
 def test_the_place_is_used_for_one_reply_and_never_kept_or_logged(flows, caplog):
@@ -400,7 +401,7 @@ def test_check_lists_services_by_age_and_flags_those_older_than_180_days(tmp_pat
     assert dated[0].split()[:3] == ["2026-03-01", "270", "days"]
     assert "National hotline" in dated[0] and "OLDER THAN 180 DAYS" in dated[0]
     assert not any("OLDER" in line for line in dated[1:])
-    assert "1 older than 180 days" in lines[-1]
+    assert any("1 older than 180 days" in line and "sent to texters" in line for line in lines)
     assert any("Interval House (Hartford) line, English" in line for line in lines), "unconfirmed ones are listed"
 
 
@@ -437,3 +438,24 @@ def test_a_broken_data_folder_on_a_new_database_stops_startup_naming_the_file(co
     phones.write_text(phones.read_text().replace("1-888-373-7888", "1-844-831-0924", 1))
     with pytest.raises(FlowError, match="phones.csv"):
         create_app({**config, "DATA_DIR": str(data)})
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("place", ["Hartford", "06051", "West Hartford", "06901"])
+def test_no_page_answers_near_a_place_and_asks_for_the_place_again(flows, lang, place):
+    """Every page that lists services, given a town or a ZIP code: a "near" or "nothing near"
+    line, never the request for a town; and no page asks for one unless it has local services."""
+    renderer = Renderer(flows, snapshot_from_data(DATA))
+    snapshot = snapshot_from_data(DATA)
+    ask, near_you = flows.strings["ask_place"][lang], flows.strings["near_you"][lang].split("{")[0]
+    no_local = flows.strings["no_local"][lang].split("{")[0]
+    now = at(WEDNESDAY, 12)
+    for node in (n for n in flows.nodes.values() if n.resources):
+        state = State(node.id, lang, int(now.timestamp() // 60))
+        _, replies = step(state, place, flows, now.timestamp())
+        text = "\n".join(renderer.messages(replies, now))
+        assert replies[0].near and replies[0].node == node.id, (node.id, place)
+        assert ask not in text, (node.id, place)
+        assert (near_you in text) != (no_local in text), (node.id, place)
+        plain = "\n".join(renderer.messages([reply_for(flows, node.id, lang)], now))
+        assert (ask in plain) == snapshot.has_local(node.resources), node.id

@@ -233,20 +233,48 @@ def test_danger_wins_over_any_topic(flows):
     assert nodes(replies) == ["danger"]
 
 
-@pytest.mark.parametrize(("lang_text", "place_text", "lead"), [
-    ("hi", "im near 06106", "Near Hartford:"),
-    ("hola", "west hartfrod", "Cerca de West Hartford:"),
+@pytest.mark.parametrize(("lang_text", "place_text", "town"), [
+    ("hi", "im near 06106", "Hartford"),
+    ("hola", "west hartfrod", "West Hartford"),
+    ("hola", "Nueva Bretaña", "New Britain"),
+    ("hi", "WeHa", "West Hartford"),
+    ("hi", "East Htfd", "East Hartford"),
 ])
-def test_a_town_or_zip_answers_with_nearby_services_and_is_not_kept(flows, lang_text, place_text, lead):
+def test_a_town_or_zip_answers_with_nearby_services_and_is_not_kept(flows, lang_text, place_text, town):
     state, _ = talk(flows, lang_text, "2", "1")
-    assert flows.nodes[state.node].ask == "place"
+    assert flows.nodes[state.node].resources
     after, replies = step(state, place_text, flows, NOW + 600)
-    assert replies[0].text.startswith(lead) and replies[0].near == lead.split(" ", 2)[-1].rstrip(":")
+    assert replies[0].near == town and replies[0].node == state.node
     assert after.node == state.node
-    assert "Hartford" not in repr(after) and "06106" not in repr(after)
+    assert town not in repr(after) and "06106" not in repr(after)
 
 
-def test_a_place_is_only_read_where_the_line_asked_for_one(flows):
+@pytest.mark.parametrize(("text", "node", "town"), [
+    ("clinic in new britain", "health", "New Britain"),
+    ("shelter hartford", "out.shelter", "Hartford"),
+    ("donde me hago la prueba en hartford", "health.testing", "Hartford"),
+    ("necesito un abogado cerca de nueva bretaña", "law.help", "New Britain"),
+    ("i need a union job and food", "out.needs", None),  # a town's name that is a word too, with no "in"
+])
+def test_a_place_in_the_same_text_as_the_request_is_understood(flows, text, node, town):
+    state, replies = talk(flows, text)
+    assert replies[0].node.startswith(node) and replies[0].near == town
+    assert town is None or town not in repr(state)
+
+
+def test_a_place_outside_connecticut_is_answered_as_such_and_the_page_stays(flows):
+    state, _ = talk(flows, "i need a shelter")
+    after, replies = step(state, "boston", flows, NOW + 60)
+    assert replies[0].outside and replies[0].node == "out.shelter" and after.node == "out.shelter"
+
+
+def test_a_place_the_line_does_not_know_keeps_the_page_and_still_gives_911_and_988(flows):
+    state, _ = talk(flows, "i need a shelter")
+    after, replies = step(state, "Narnia", flows, NOW + 60)
+    assert after.node == "out.shelter" and "988" in replies[0].text and "Connecticut" in replies[0].text
+
+
+def test_a_town_on_a_page_without_services_is_not_a_place(flows):
     _, replies = talk(flows, "hi", "hartford")
     assert replies[0].near is None
 

@@ -214,7 +214,7 @@ def test_every_directory_command_has_help(runner):
     for name, command in directory_group.commands.items():
         result = runner.invoke(directory_group, [name, "--help"])
         assert result.exit_code == 0 and command.help, name
-    assert set(directory_group.commands) == {"import", "export", "check"}
+    assert set(directory_group.commands) == {"import", "export", "check", "add"}
 
 
 @pytest.mark.postgres

@@ -321,11 +321,11 @@ def test_services_near_a_town_come_local_first_then_statewide_then_national(flow
     """A town's own service is offered only to someone who named a place inside its area."""
     snapshot = snapshot_from_data(DATA)
     names = [s.label["en"] for s in snapshot.services_for("report")]
-    assert names == ["National hotline", "State Careline"]
+    assert names == ["National hotline", "State line for under-18s (DCF)"]
     near = [s.label["en"] for s in snapshot.services_for("report", near=places.resolve("west hartfrod"))]
-    assert near == ["West Hartford Police (non-emergency)", "State Careline", "National hotline"]
+    assert near == ["West Hartford Police (non-emergency)", "State line for under-18s (DCF)", "National hotline"]
     far = [s.label["en"] for s in snapshot.services_for("report", near=places.resolve("06901"))]  # Stamford
-    assert far == ["State Careline", "National hotline"]
+    assert far == ["State line for under-18s (DCF)", "National hotline"]
 
 
 @pytest.mark.parametrize(("lang", "text", "first", "absent_far_away"), [

@@ -141,6 +141,15 @@ def test_dev_set_meets_the_targets(cases, flows):
     assert s.language_accuracy is not None and s.language_accuracy >= 0.98  # answered in the texter's language
 
 
+def test_every_first_reply_to_a_self_harm_text_gives_988(flows):
+    """Held-out sets included: whatever page a self-harm text reaches, its first answer has 988."""
+    renderer = Renderer(flows, directory.snapshot_from_data(ROOT / "data"))
+    texts = [case.text for path in sorted((ROOT / "eval").glob("*.yaml")) for case in load_cases(path)
+             if case.expect == "danger.selfharm"]
+    without = [t for t in texts if "988" not in "\n".join(renderer.messages(step(None, t, flows, NOW)[1], NOW))]
+    assert without == [] and len(texts) >= 300
+
+
 def test_every_first_reply_to_every_evaluation_text_says_how_to_reach_911(flows):
     """Held-out sets included: a danger text the matcher misses still gets 911 in its first answer."""
     renderer = Renderer(flows, directory.snapshot_from_data(ROOT / "data"))

@@ -127,7 +127,7 @@ def test_each_number_has_its_own_campaign_words(config, tmp_path):
     original = chat.LINE_NUMBER
     try:
         chat.LINE_NUMBER = clinic_number
-        assert clinic.send("CARD7")[0].startswith("Hi. Free private help")  # not this number's card
+        assert clinic.send("CARD7")[0].startswith("Hi. Free, private help")  # not this number's card
     finally:
         chat.LINE_NUMBER = original
     assert other.send("CARD7")[0].startswith("People you can reach any time")

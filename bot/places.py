@@ -164,6 +164,15 @@ def by_name(name: str | None) -> Place | None:
     return index.towns[town] if town else None
 
 
+def _by_zip(text: str, index: _Index) -> Place | None:
+    """The town of the first Connecticut ZIP code in a text."""
+    for match in _ZIP.finditer(text):
+        town = index.by_zip.get(match.group(1))
+        if town:
+            return index.towns[town]
+    return None
+
+
 def _phrases(words: list[str]) -> list[str]:
     """Runs of 1 to MAX_WORDS words, longest first."""
     runs = []
@@ -188,10 +197,9 @@ def resolve(text: str | None) -> Place | None:
         return None
     index = _index()
     text = text[:200]
-    for match in _ZIP.finditer(text):
-        town = index.by_zip.get(match.group(1))
-        if town:
-            return index.towns[town]
+    by_zip = _by_zip(text, index)
+    if by_zip is not None:
+        return by_zip
     words = [w for w in key(text).split() if w not in _FILLER][:30]
     phrases = _phrases(words)
     for phrase in phrases:
@@ -261,10 +269,9 @@ def find(text: str | None) -> Place | None:
     if not text:
         return None
     index = _index()
-    for match in _ZIP.finditer(text[:200]):
-        town = index.by_zip.get(match.group(1))
-        if town:
-            return index.towns[town]
+    by_zip = _by_zip(text[:200], index)
+    if by_zip is not None:
+        return by_zip
     words = [w for w in key(text[:200]).split() if w not in _FILLER][:40]
     for size in range(min(MAX_WORDS, len(words)), 0, -1):
         for i in range(len(words) - size + 1):

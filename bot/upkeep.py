@@ -31,6 +31,7 @@ class Upkeep:
         self._pid = -1
         self._started_job: float | None = None
         self._stopping = False
+        self._thread: threading.Thread | None = None
 
     def poke(self) -> None:
         """Ask for the jobs to run soon; starts the thread in this process if needed. Never blocks on them."""
@@ -39,7 +40,8 @@ class Upkeep:
                 if self._pid != os.getpid():
                     self._pid = os.getpid()
                     self._started_job = None
-                    threading.Thread(target=self._run, name="helpline-upkeep", daemon=True).start()
+                    self._thread = threading.Thread(target=self._run, name="helpline-upkeep", daemon=True)
+                    self._thread.start()
         self._wake.set()
 
     def stuck(self) -> float | None:
@@ -63,10 +65,16 @@ class Upkeep:
                 self._started_job = None
 
     def finish(self, last: Callable[[], object], timeout: float) -> None:
-        """At exit: run `last` (the final count flush) but wait for it at most `timeout` seconds."""
+        """At exit: let a job in progress end (a flush that has taken counts out of the tally
+        writes them), then run `last` (the final count flush); wait at most `timeout` seconds in all."""
         self._stopping = True
+        deadline = time.monotonic() + timeout
+        thread = self._thread
+        if thread is not None and self._pid == os.getpid() and thread is not threading.current_thread():
+            self._wake.set()
+            thread.join(timeout)
         done = threading.Thread(target=last, name="helpline-final-flush", daemon=True)
         done.start()
-        done.join(timeout)
+        done.join(max(0.0, deadline - time.monotonic()))
         if done.is_alive():
             log.warning("upkeep: the database did not answer within %.0f s at exit; counts not written", timeout)

@@ -47,6 +47,22 @@ def test_the_exit_flush_waits_at_most_its_timeout():
     assert time.monotonic() - started < 2
 
 
+def test_at_exit_a_flush_in_progress_is_written_before_the_process_ends():
+    """Counts a flush had taken out of the tally were lost when the process exited under it."""
+    entered, written = threading.Event(), []
+
+    def slow_flush(_now: float) -> None:
+        entered.set()
+        time.sleep(0.3)  # writing to the database
+        written.append("upkeep")
+
+    upkeep = Upkeep(slow_flush)
+    upkeep.poke()
+    assert entered.wait(5)
+    upkeep.finish(lambda: written.append("final"), timeout=3)
+    assert written[0] == "upkeep" and written[-1] == "final"
+
+
 def test_healthz_says_503_with_the_reason_while_a_database_job_hangs(app, monkeypatch):
     line = app.extensions["helpline"]
     client = app.test_client()

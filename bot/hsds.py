@@ -21,15 +21,16 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from bot.flows import FlowError
 
+T = TypeVar("T")
 PACKAGE_FILE = "datapackage.json"
 REJECTED_FILE = "rejected.csv"  # the numbers known to be wrong: ours, outside the HSDS tables
 HSDS_VERSION = "3.0.0"
@@ -546,15 +547,20 @@ def read_package(path: Path | str, *, strict: bool = False) -> Package:
     return package
 
 
+def replaced_or_added(rows: Sequence[T], new: Iterable[T], key: Callable[[T], str]) -> list[T]:
+    """Rows with new ones merged in: one with the same key replaces the old in its place, the
+    others come after."""
+    incoming = {key(r): r for r in new}
+    return [incoming.pop(key(r), r) for r in rows] + list(incoming.values())
+
+
 def merged_with(tables: Mapping[str, Sequence[Mapping[str, Any]]], package: Package) -> Package:
-    """The rows already there with a package's rows added: a row with the same id is replaced in
-    its place, new rows come after (for `directory import --merge`)."""
+    """The rows already there with a package's rows added, by id (for `directory import --merge`)."""
     out = Package(rejected=list(package.rejected), warnings=list(package.warnings), notes=list(package.notes))
     for table in TABLES:
-        incoming = {r.id: r for r in package.tables[table.name]}
-        kept = [incoming.pop(row["id"], None) or Record(table.name, dict(row), where=f"{table.name} in the database")
-                for row in tables.get(table.name, ())]
-        out.tables[table.name] = kept + list(incoming.values())
+        there = [Record(table.name, dict(row), where=f"{table.name} in the database")
+                 for row in tables.get(table.name, ())]
+        out.tables[table.name] = replaced_or_added(there, package.tables[table.name], lambda r: r.id)
     return out
 
 

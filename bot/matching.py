@@ -518,6 +518,20 @@ def mentions_minor(words: tuple[str, ...], cues: dict[str, list[int]]) -> bool:
     return "minor" in cues or "minor_self" in cues or teen_age(words, cues, ("age", "age_self"))
 
 
+def _before(position: int, cues: dict[str, list[int]]) -> int:
+    """The word that says who or what does the phrase at this position, fillers passed over
+    ("not an emergency", "my feet are killing me", "my mom would literally kill me")."""
+    before = position - NEGATION_WINDOW
+    while before > 0 and before in cues.get("filler", ()):
+        before -= 1
+    return before
+
+
+def asked(cues: dict[str, list[int]]) -> bool:
+    """The text asks about danger rather than telling it: an `asking` cue and no `present` one."""
+    return "asking" in cues and "present" not in cues
+
+
 def negated(words: tuple[str, ...], position: int, cues: dict[str, list[int]]) -> bool:
     """The word just before this position negates it: "im not in danger", "no estoy en peligro".
 
@@ -525,9 +539,7 @@ def negated(words: tuple[str, ...], position: int, cues: dict[str, list[int]]) -
     negates only a verb or pronoun after it ("no, me va a matar" is not negated). A thing
     as the one who does it cancels it too ("before it kills me", "esto me esta matando").
     """
-    before = position - NEGATION_WINDOW
-    while before > 0 and before in cues.get("filler", ()):  # "not an emergency", "my feet are killing me"
-        before -= 1
+    before = _before(position, cues)
     if before < 0:
         return False
     if before in cues.get("thing", ()):  # "before it kills me": a thing, not a person, does it
@@ -550,15 +562,12 @@ def figure_of_speech(words: tuple[str, ...], target: str, position: int, length:
     """
     if position + length in cues.get("figure", ()):
         return True
-    if any(p in cues.get("threat", ()) for p in range(position, position + length)):
-        before = position - 1  # "my mom would literally kill me", "el casero me va a matar"
-        while before > 0 and before in cues.get("filler", ()):
-            before -= 1
-        if before in cues.get("figurative", ()):
-            return True
+    threat = any(p in cues.get("threat", ()) for p in range(position, position + length))
+    if threat and _before(position, cues) in cues.get("figurative", ()):  # "el casero me va a matar"
+        return True
     if target == SELF_HARM:
         return False
-    if "asking" in cues and "present" not in cues:
+    if asked(cues):
         return True
 
     def in_sentence(kind: str) -> bool:
@@ -625,8 +634,7 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
     if past_harm and not scores:
         scores[PAST_HARM] = 1
     # "a 14 yr old girl with grown men" is told; "how do i know if my son is being groomed" is asked
-    asking = "asking" in cues and "present" not in cues
-    if danger in (None, GENERIC_DANGER) and minor and "taken" in cues and not asking:
+    if danger in (None, GENERIC_DANGER) and minor and "taken" in cues and not asked(cues):
         danger = CHILD
     if danger is None and ("taken" in cues or any(node in scores for node in SOLD)) \
             and teen_self(words, cues):  # "im 15 and he says i owe him", "im 16 and my bf makes me see men"

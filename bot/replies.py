@@ -146,7 +146,7 @@ class Renderer:
         minute = local_time(now).replace(second=0, microsecond=0)
         out: list[str] = []
         for reply in replies:
-            if reply.near or reply.outside:
+            if reply.near:
                 out.extend(self.render(reply, minute))
             else:
                 out.extend(self._render(reply, minute))

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from bot import places
+from bot import directory, hsds, places
 from bot.flows import FlowError, line_of, read_yaml
 
 # Ids are uuid5 of a name in this namespace: the same service file always gives the same rows.
@@ -184,8 +184,8 @@ def compile_rows(service: Mapping[str, Any], tables: Mapping[str, list[dict]], w
         rows["organization"].append({"id": oid, "name": service["organization"],
                                       "description": service["about"] or service["organization"]})
     rows["service"].append({"id": sid, "organization_id": oid, "name": name, "alternate_name": service["label"]["en"],
-                                 "description": service["about"] or None, "status": service["status"],
-                             "assured_date": service["assured_date"]})
+                            "description": service["about"] or None, "status": service["status"],
+                            "assured_date": service["assured_date"]})
     for i, phone in enumerate(service["phones"]):
         rows["phone"].append({"id": make_id("phone", name, str(i)), "service_id": sid, **phone})
     tags = [("helpline-category", c, None) for c in service["categories"]]
@@ -193,14 +193,13 @@ def compile_rows(service: Mapping[str, Any], tables: Mapping[str, list[dict]], w
     tags += [("helpline-record", key, value) for key, value in
              (("label_es", service["label"]["es"]), ("source", service["source"]), ("note", service["note"])) if value]
     for taxonomy, code, value in tags:
-        term = terms.get((taxonomy, code))
+        term, kind = terms.get((taxonomy, code)), taxonomy.split("-", 1)[1]  # category, feature, record
         if term is None:
             known = sorted(c for t, c in terms if t == taxonomy)
-            kind = taxonomy.split("-")[1]
             raise FlowError(where, f"'{code}' is not one of the line's {kind} names: {', '.join(known)}")
         rows["attribute"].append({"id": make_id("attribute", name, taxonomy, code), "link_id": sid,
-                                   "taxonomy_term_id": term, "link_type": taxonomy.split("-", 1)[1],
-                                   "link_entity": "service", "value": value})
+                                  "taxonomy_term_id": term, "link_type": kind, "link_entity": "service",
+                                  "value": value})
     for area in service["area"]:
         rows["service_area"].append({"id": make_id("area", name, area), "service_id": sid, "name": area})
     for i, rule in enumerate(service["hours"]):
@@ -235,12 +234,7 @@ def merged(tables: Mapping[str, list[dict]], new: Mapping[str, list[dict]]) -> d
         key = linked.get(table)
         gone = own_location if table in ("location", "address") else sid
         kept = [r for r in rows if not (key and r.get(key) == gone)]
-        at = next((i for i, r in enumerate(kept) if r["id"] == sid), None) if table == "service" else None
-        if at is not None:
-            kept[at] = service
-            out[table] = kept
-        else:
-            out[table] = kept + list(new.get(table, ()))
+        out[table] = hsds.replaced_or_added(kept, new.get(table, ()), lambda r: r["id"])
     return out
 
 
@@ -249,8 +243,6 @@ def add_service(path: Path | str, data_dir: Path | str) -> tuple[str, bool]:
 
     Nothing in data/ changes unless the whole result passes the checks the line starts with.
     """
-    from bot import directory, hsds
-
     path, data_dir = Path(path), Path(data_dir)
     service = read_service(path)
     package = directory.read_data(data_dir)

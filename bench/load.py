@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from bot.chat import inbound_form
-from bot.twilio import sign
+from bot.cli.chat import inbound_form
+from bot.web.twilio import sign
 
 CONNECTIONS = 8
 TIMEOUT = 10.0  # seconds a single request may take before it counts as an error

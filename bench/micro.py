@@ -1,7 +1,7 @@
 """In-process costs per text: engine.step, matching, rendering; and how they grow 10x.
 
 The 10x flows are real files (the flows copied, plus nine renamed replicas with their own
-keywords) loaded by bot.flows.load_flows. The 10x directory is built in memory from the
+keywords) loaded by bot.engine.flows.load_flows. The 10x directory is built in memory from the
 public snapshot (bot.directory.snapshot_from_data), so it does not depend on the data format.
 """
 
@@ -19,12 +19,13 @@ from typing import Any
 
 import yaml
 
-from bot import directory, engine
-from bot.engine import State
+from bot import directory
+from bot.engine import conversation as engine
+from bot.engine.conversation import State
+from bot.engine.flows import SPECIAL_NODES, Flows, load_flows
+from bot.engine.matching import normalize, read
 from bot.evaluate import load_cases
-from bot.flows import SPECIAL_NODES, Flows, load_flows
-from bot.matching import normalize, read
-from bot.replies import Renderer
+from bot.web.replies import Renderer
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = 1_800_000_000.0

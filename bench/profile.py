@@ -21,7 +21,7 @@ URL = "http://localhost/sms"
 
 def main(argv: list[str]) -> int:
     count = int(argv[0]) if argv else 3000
-    from bot import create_app
+    from bot.app import create_app
 
     token, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="bench-profile-") as tmp:

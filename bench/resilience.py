@@ -26,8 +26,8 @@ from urllib.parse import urlencode
 
 from bench.load import ConversationPool, build_conversations, run_turn
 from bench.server import HOST, WEBHOOK_APP, Server, new_secrets, webhook_env
-from bot.chat import inbound_form, messages_of
-from bot.twilio import sign
+from bot.cli.chat import inbound_form, messages_of
+from bot.web.twilio import sign
 
 SENDERS = 16
 WORKERS = 4

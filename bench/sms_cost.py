@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.sms import count_segments
+from bot.engine.sms import count_segments
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = ROOT / "tests" / "transcripts"
@@ -65,8 +65,8 @@ def _replay(paths: list[Path]) -> tuple[dict[str, list[tuple[str, list[str]]]], 
     recorded = {name: [(str(t["user"]), [str(m) for m in t.get("bot") or []]) for t in doc["turns"]]
                 for name, doc in golden.items()}
     try:
-        from bot import create_app
-        from bot.chat import Conversation
+        from bot.app import create_app
+        from bot.cli.chat import Conversation
 
         with tempfile.TemporaryDirectory(prefix="bench-sms-") as tmp:
             app = create_app({"TWILIO_AUTH_TOKEN": secrets.token_hex(16), "SECRET_KEY": secrets.token_urlsafe(32),
@@ -133,9 +133,10 @@ def transcripts_cost(paths: list[Path] | None = None) -> dict[str, Any]:
 def menu_paths(max_texts: int = 5) -> dict[str, Any]:
     """For each main-menu topic, in both languages: the fewest texts (first text, then menu
     numbers) until a message holds a number other than 911, and the segments received until then."""
-    from bot import directory, engine
-    from bot.flows import load_flows
-    from bot.replies import Renderer
+    from bot import directory
+    from bot.engine import conversation as engine
+    from bot.engine.flows import load_flows
+    from bot.web.replies import Renderer
 
     flows = load_flows(ROOT / "flows")
     renderer = Renderer(flows, directory.snapshot_from_data(ROOT / "data"))

@@ -1,93 +1,14 @@
-"""The help line's app factory."""
+"""The anonymous SMS help line. The folders are the parts, and imports run one way:
 
-from __future__ import annotations
+- `bot.engine`: one text in, the next state and the replies out (pure: no Flask, no database,
+  no files, no clock; what it needs is built at start and passed in);
+- `bot.directory`: the resource directory (HSDS tables, the snapshot replies are made from);
+- `bot.web`: the Twilio webhook, `/healthz`, `/admin`, limits, replies as TwiML;
+- `bot.cli`: the `helpline` commands; `bot.app`: the app factory (`wsgi:app`);
+- `bot.privacy` (what may be kept), `bot.stats` (anonymous counts), `bot.tables` (tables built
+  once per machine), `bot.errors` (errors shared between parts), `bot.evaluate`, `bot.train`.
+"""
 
-import gc
-import logging
-import os
-import secrets
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-ROOT = Path(__file__).resolve().parent.parent
-log = logging.getLogger("bot")
-
-
-class ConfigError(RuntimeError):
-    """The server must not start with this configuration."""
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _from_env() -> dict[str, Any]:
-    env = os.environ
-    return {
-        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
-        "SECRET_KEY": env.get("SECRET_KEY", ""),
-        "DATABASE_URL": env.get("DATABASE_URL", ""),
-        "LOCAL_MODE": _truthy(env.get("HELPLINE_LOCAL")),
-        "TRUST_PROXY": int(env.get("HELPLINE_TRUST_PROXY", "0") or 0),
-        "PUBLIC_URL": env.get("HELPLINE_PUBLIC_URL", ""),
-        "FLOWS_DIR": env.get("HELPLINE_FLOWS_DIR", str(ROOT / "flows")),
-        "DATA_DIR": env.get("HELPLINE_DATA_DIR", str(ROOT / "data")),
-        "DIRECTORY_REFRESH_SECONDS": float(env.get("HELPLINE_DIRECTORY_REFRESH_SECONDS", "60")),
-        "ADMIN_PASSWORD": env.get("HELPLINE_ADMIN_PASSWORD", ""),
-        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "RATELIMIT_KEY_PREFIX": env.get("HELPLINE_RATE_LIMIT_PREFIX", "helpline"),
-        "RATE_LIMIT": env.get("HELPLINE_RATE_LIMIT", "10 per minute"),
-        "DANGER_RATE_LIMIT": env.get("HELPLINE_DANGER_RATE_LIMIT", "30 per hour;60 per day"),
-        "STATS_FLUSH_SECONDS": float(env.get("HELPLINE_STATS_FLUSH_SECONDS", "10")),
-        "TIMEZONE": ZoneInfo(env.get("HELPLINE_TIMEZONE", "America/New_York")),  # as bot.directory reads it
-    }
-
-
-def default_database_url() -> str:
-    """SQLite in the instance folder: the embedded default."""
-    instance = ROOT / "instance"
-    instance.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{instance / 'helpline.db'}"
-
-
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the help line: config from the environment (or test_config), flows, directory, webhook."""
-    app = Flask(__name__, instance_path=str(ROOT / "instance"))
-    app.config.from_mapping(_from_env(), MAX_CONTENT_LENGTH=64 * 1024, MAX_FORM_MEMORY_SIZE=64 * 1024)
-    if test_config is not None:
-        app.config.update(test_config)
-    if not app.config["DATABASE_URL"]:
-        app.config["DATABASE_URL"] = default_database_url()
-
-    local = app.config["LOCAL_MODE"]
-    missing = [name for name in ("TWILIO_AUTH_TOKEN", "SECRET_KEY") if not app.config[name]]
-    if missing and not local:
-        raise ConfigError(
-            f"{' and '.join(missing)} not set: refusing to serve Twilio. Set them, or run "
-            "HELPLINE_LOCAL=1 (helpline serve --local) to try the line on this machine only."
-        )
-    if local:
-        if not app.config["SECRET_KEY"]:
-            app.config["SECRET_KEY"] = secrets.token_urlsafe(32)
-        log.warning(
-            "LOCAL MODE: requests from this machine (loopback) are answered without a Twilio "
-            "signature. Never expose this server to the internet in local mode."
-        )
-    if app.config["TRUST_PROXY"]:
-        hops = app.config["TRUST_PROXY"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
-
-    from bot import admin, privacy, webhook
-
-    privacy.install_redaction()
-    webhook.init_app(app)
-    admin.init_app(app)
-    # Flows, keyword tables and the directory live as long as the worker: keep the garbage
-    # collector from walking them again and again while it answers texts.
-    gc.collect()
-    gc.freeze()
-    return app
+ROOT = Path(__file__).resolve().parent.parent  # the checkout: flows/, data/, instance/

@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from bot import ROOT
-from bot.engine import step
-from bot.flows import FlowError, Flows, load_flows
+from bot.engine.conversation import step
+from bot.engine.flows import FlowError, Flows, load_flows
 
 DEFAULT_FILES = sorted((ROOT / "eval").glob("dev*.yaml"))  # the development sets; heldout-*.yaml on request
 LANGS = ("en", "es", "mixed")

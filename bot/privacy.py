@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from bot.engine import State
+from bot.engine.conversation import State
 
 MAX_COOKIE = 1024  # two padded blocks (a state over PADDED bytes, from long node names) still open
 # The sealed state is padded to this many bytes, so its length never tells the page ("danger.selfharm"

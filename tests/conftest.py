@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from bot import create_app
-from bot.chat import Conversation
+from bot.app import create_app
+from bot.cli.chat import Conversation
 
 TOKEN = "test-auth-token"
 SECRET = "test-secret-key-not-for-production"

@@ -13,10 +13,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import create_engine
 
-from bot import admin, create_app
-from bot.chat import SMS_URL, Conversation, inbound_form
+from bot.app import create_app
+from bot.cli.chat import SMS_URL, Conversation, inbound_form
 from bot.stats import TextAnswered, add_counts
-from bot.twilio import sign
+from bot.web import admin
+from bot.web.twilio import sign
 
 PASSWORD = "correct horse battery staple"
 
@@ -298,7 +299,7 @@ def test_wrong_passwords_are_counted_across_forked_workers():
     `helpline serve` builds the app before gunicorn forks its workers, as here."""
     import multiprocessing
 
-    from bot.lockout import Lockout
+    from bot.web.lockout import Lockout
 
     lockout, now, address = Lockout(10, 60), 1_800_000_000.0, "203.0.113.9"
 

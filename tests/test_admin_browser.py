@@ -14,9 +14,10 @@ from types import SimpleNamespace
 import pytest
 from werkzeug.serving import make_server
 
-from bot import ROOT, admin
-from bot.chat import Conversation
+from bot import ROOT
+from bot.cli.chat import Conversation
 from bot.stats import TextAnswered
+from bot.web import admin
 from tests.test_admin import PASSWORD, counted, dashboard_app, today
 
 CHROMIUM = Path("/usr/bin/chromium")

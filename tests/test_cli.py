@@ -89,7 +89,7 @@ def test_chat_replays_a_script_and_records_a_golden_transcript(runner, tmp_path)
     result = runner.invoke(main, ["chat", "--script", str(script), "--record", str(record)])
     assert result.exit_code == 0, result.output
     assert "you> 2" in result.output and "recorded 3 turns" in result.output
-    from bot.chat import script_texts
+    from bot.cli.chat import script_texts
 
     assert script_texts(record) == ["hola", "2", "1"]
     assert "860-509-7920" in record.read_text()

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
-from bot import ROOT, places
-from bot.chat import Conversation
+from bot import ROOT
+from bot.cli.chat import Conversation
+from bot.cli.validate import every_reply
 from bot.directory import (
     BUILT_IN,
     Area,
@@ -31,11 +32,11 @@ from bot.directory import (
     service_facts,
     snapshot_from_data,
 )
-from bot.engine import Reply, State, reply_for, step
-from bot.flows import FlowError, load_flows
-from bot.hsds import directory_group
-from bot.replies import Renderer, service_line
-from bot.validate import every_reply
+from bot.directory.hsds import directory_group
+from bot.engine import places
+from bot.engine.conversation import Reply, State, reply_for, step
+from bot.engine.flows import FlowError, load_flows
+from bot.web.replies import Renderer, service_line
 
 DATA = ROOT / "data"
 ARTICLE_WRONG = ["1-844-831-0924", "844-831-0924"]
@@ -202,7 +203,7 @@ def test_a_fresh_database_is_created_and_loaded_on_first_start(app, config):
 
 
 def test_when_the_database_is_unreachable_the_line_still_answers_with_911(config, tmp_path):
-    from bot import create_app
+    from bot.app import create_app
 
     (tmp_path / "not-a-dir").write_text("")
     app = create_app({**config, "DATABASE_URL": f"sqlite:///{tmp_path / 'not-a-dir' / 'x.db'}"})
@@ -212,7 +213,7 @@ def test_when_the_database_is_unreachable_the_line_still_answers_with_911(config
 
 
 def test_changed_data_reaches_running_workers_within_the_refresh_interval(config, tmp_path):
-    from bot import create_app
+    from bot.app import create_app
 
     data = copy_data(tmp_path)
     app = create_app({**config, "DATA_DIR": str(data), "DIRECTORY_REFRESH_SECONDS": 0})
@@ -406,7 +407,7 @@ def test_check_lists_services_by_age_and_flags_those_older_than_180_days(tmp_pat
 
 
 def test_startup_warns_about_services_not_confirmed_for_180_days(config, tmp_path, caplog):
-    from bot import create_app
+    from bot.app import create_app
 
     data = copy_data(tmp_path)
     edit_rows(data / "services.csv", lambda rows: rows[1].update(assured_date="2020-01-01"))
@@ -418,7 +419,7 @@ def test_startup_warns_about_services_not_confirmed_for_180_days(config, tmp_pat
 
 
 def test_a_broken_edit_of_data_keeps_the_last_good_directory_and_says_503(config, tmp_path):
-    from bot import create_app
+    from bot.app import create_app
 
     data = copy_data(tmp_path)
     create_app({**config, "DATA_DIR": str(data)})  # the database holds the good directory
@@ -431,7 +432,7 @@ def test_a_broken_edit_of_data_keeps_the_last_good_directory_and_says_503(config
 
 
 def test_a_broken_data_folder_on_a_new_database_stops_startup_naming_the_file(config, tmp_path):
-    from bot import create_app
+    from bot.app import create_app
 
     data = copy_data(tmp_path)
     phones = data / "phones.csv"

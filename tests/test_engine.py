@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot import ROOT, directory
-from bot.engine import EXPIRY_SECONDS, State, step
-from bot.flows import load_flows
-from bot.matching import read, sentence_words
-from bot.replies import Renderer
+from bot.engine.conversation import EXPIRY_SECONDS, State, step
+from bot.engine.flows import load_flows
+from bot.engine.matching import read, sentence_words
+from bot.web.replies import Renderer
 
 NOW = 1_800_000_000.0  # a fixed clock: the engine never reads one
 

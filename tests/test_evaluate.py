@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 
 from bot import ROOT, directory
-from bot.engine import step
+from bot.engine.conversation import step
+from bot.engine.flows import load_flows
 from bot.evaluate import DEFAULT_FILES, NOW, Case, Result, is_right, load_cases, main, matches, run, score
-from bot.flows import load_flows
-from bot.replies import Renderer
+from bot.web.replies import Renderer
 
 LABELS = (
     "hotlines", "out.exit", "out.shelter", "out.needs", "out.substance", "out.counseling",

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import ROOT, create_app
-from bot.flows import FlowError, load_flows
+from bot import ROOT
+from bot.app import create_app
+from bot.engine.flows import FlowError, load_flows
 
 BROKEN = sorted((Path(__file__).parent / "flows" / "broken").glob("*.yaml"))
 
@@ -73,7 +74,7 @@ def test_a_version_1_flow_is_migrated_before_it_is_validated(tmp_path):
 
 
 def test_yaml_merge_keys_still_load(tmp_path):
-    from bot.flows import read_yaml
+    from bot.engine.flows import read_yaml
 
     path = tmp_path / "merge.yaml"
     path.write_text("base: &base {x: 1}\nthing: {<<: *base, z: 3}\n")

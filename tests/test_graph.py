@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from bot import ROOT
-from bot.flows import load_flows
-from bot.graph import to_dot, to_mermaid, write_graph
+from bot.cli.graph import to_dot, to_mermaid, write_graph
+from bot.engine.flows import load_flows
 
 
 @pytest.fixture(scope="module")

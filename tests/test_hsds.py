@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot import ROOT, hsds
-from bot.directory import load_database, make_engine, read_data, read_snapshot, read_tables
-from bot.flows import FlowError
-from bot.hsds import directory_group
+from bot import ROOT
+from bot.directory import hsds, load_database, make_engine, read_data, read_snapshot, read_tables
+from bot.directory.hsds import directory_group
+from bot.engine.flows import FlowError
 
 DATA = ROOT / "data"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from bot import create_app
-from bot.chat import Conversation
+from bot.app import create_app
+from bot.cli.chat import Conversation
 from bot.privacy import keyed_hash
 
 REDIS_URL = os.environ.get("HELPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -41,8 +41,8 @@ def test_a_cut_off_number_gets_200_with_an_empty_response_not_429(app):
     conversation = Conversation.start(app, sender="+18605550333")
     for _ in range(10):
         conversation.send("hi")
-    from bot.chat import SMS_URL, inbound_form
-    from bot.twilio import sign
+    from bot.cli.chat import SMS_URL, inbound_form
+    from bot.web.twilio import sign
 
     form = inbound_form("+18605550333", "hi")
     response = app.test_client().post("/sms", data=form, headers={"X-Twilio-Signature": sign(
@@ -52,7 +52,7 @@ def test_a_cut_off_number_gets_200_with_an_empty_response_not_429(app):
 
 
 def test_forged_requests_do_not_use_up_a_real_numbers_allowance(app, client):
-    from bot.chat import inbound_form
+    from bot.cli.chat import inbound_form
 
     for _ in range(20):
         assert client.post("/sms", data=inbound_form("+18605550444", "hi")).status_code == 403
@@ -90,7 +90,7 @@ def test_a_cut_off_number_in_danger_is_still_answered(app):
 def test_memory_windows_count_per_window_and_forget_old_ones(monkeypatch):
     from limits import parse
 
-    from bot import ratelimit
+    from bot.web import ratelimit
 
     clock = [1_000_000.0]
     monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
@@ -121,7 +121,7 @@ def test_the_default_danger_limit_answers_thirty_danger_texts_an_hour(app):
 
 
 def test_while_redis_is_down_a_sender_keeps_one_key_and_redis_is_asked_again_later():
-    from bot.ratelimit import Limits
+    from bot.web.ratelimit import Limits
 
     limits = Limits("10 per minute", "redis://127.0.0.1:1/0")  # nothing listens there
     first = limits.salt("2026-11-30")

@@ -52,8 +52,8 @@ def test_migrations_build_the_models_on_postgresql(postgres_url):
 
 @pytest.mark.postgres
 def test_the_line_runs_on_postgresql_given_a_plain_url(config, postgres_url):
-    from bot import create_app
-    from bot.chat import Conversation
+    from bot.app import create_app
+    from bot.cli.chat import Conversation
 
     assert postgres_url.startswith("postgresql://")
     app = create_app({**config, "DATABASE_URL": postgres_url, "STATS_FLUSH_SECONDS": 0})

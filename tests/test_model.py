@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from bot import ROOT
-from bot.engine import step
+from bot.engine.conversation import step
+from bot.engine.flows import FlowError, load_flows
+from bot.engine.model import MODEL_FILE, TextModel
 from bot.evaluate import DEFAULT_FILES, NOW
-from bot.flows import FlowError, load_flows
-from bot.model import MODEL_FILE, TextModel
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,8 @@ def test_the_line_ships_a_model_and_reads_it_at_start(flows):
 
 def test_reading_a_text_needs_numpy_only(tmp_path):
     """The line's workers never import scikit-learn or SciPy: they are the training extra."""
-    code = ("import sys; from bot import ROOT; from bot.flows import load_flows; from bot.engine import step;"
+    code = ("import sys; from bot import ROOT; from bot.engine.flows import load_flows; "
+            "from bot.engine.conversation import step;"
             "f = load_flows(ROOT / 'flows'); step(None, 'he took my phone and locked the door', f, 0.0);"
             "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,  # noqa: S603
@@ -109,7 +110,7 @@ def test_a_danger_phrase_beside_a_request_is_answered_as_danger(flows, text):
 
 
 def test_the_model_reads_danger_even_where_a_town_is_asked_for(flows):
-    from bot.engine import State
+    from bot.engine.conversation import State
 
     state = State("out.shelter", "en", int(NOW // 60), ("welcome", "out"))
     _, replies = step(state, "in new britain, nobody would even notice if i disappeared", flows, NOW)
@@ -135,8 +136,8 @@ def test_a_text_likelier_danger_than_any_page_gets_911_and_988_not_a_guess(flows
 def test_every_danger_page_but_the_child_line_lists_988(flows):
     """A self-harm text the rules or the model send to another danger page still gets 988 at once."""
     from bot import directory
-    from bot.engine import reply_for
-    from bot.replies import Renderer
+    from bot.engine.conversation import reply_for
+    from bot.web.replies import Renderer
 
     renderer = Renderer(flows, directory.snapshot_from_data(ROOT / "data"))
     for node in ("danger", "danger.selfharm", "danger.assault"):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot import places
+from bot.engine import places
 
 
 @pytest.mark.parametrize(("text", "town"), [

@@ -6,10 +6,10 @@ import logging
 from http.cookies import SimpleCookie
 from pathlib import Path
 
-from bot.engine import State
+from bot.engine.conversation import State
 from bot.privacy import StateCodec, keyed_hash, redact
-from bot.twilio import sign
-from bot.webhook import COOKIE
+from bot.web.twilio import sign
+from bot.web.webhook import COOKIE
 from tests.conftest import SECRET, TOKEN
 
 MARKS = {
@@ -107,8 +107,8 @@ def test_nonces_never_repeat_and_a_forked_worker_draws_its_own():
 
 def test_the_sealed_cookie_has_one_length_whatever_the_page(app):
     """Twilio keeps the cookie: its length must not tell a self-harm conversation from a clinic one."""
-    from bot.chat import Conversation
-    from bot.webhook import helpline
+    from bot.cli.chat import Conversation
+    from bot.web.webhook import helpline
 
     codec = StateCodec("secret")
     with app.app_context():

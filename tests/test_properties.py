@@ -9,12 +9,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import MultiDict
 
-from bot import ROOT, create_app
-from bot.chat import SMS_URL
-from bot.engine import State, step
-from bot.flows import load_flows
-from bot.matching import BOUNDARY, normalize, sentence_words
-from bot.twilio import sign
+from bot import ROOT
+from bot.app import create_app
+from bot.cli.chat import SMS_URL
+from bot.engine.conversation import State, step
+from bot.engine.flows import load_flows
+from bot.engine.matching import BOUNDARY, normalize, sentence_words
+from bot.web.twilio import sign
 from tests.conftest import TOKEN
 
 FLOWS = load_flows(ROOT / "flows")

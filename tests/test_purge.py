@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from twilio.rest import Client
 
-from bot import purge
-from bot.purge import PurgeError, PurgeReport, line_numbers_from_env, parse_age, purge_twilio
+from bot.cli import purge
+from bot.cli.purge import PurgeError, PurgeReport, line_numbers_from_env, parse_age, purge_twilio
 from tests.fake_twilio import FOREVER, FakeMessage, FakeTwilio
 
 ACCOUNT = "AC" + "a1" * 16

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 import pytest
 
 from bench.server import free_port
-from bot.chat import inbound_form, messages_of
-from bot.twilio import sign
+from bot.cli.chat import inbound_form, messages_of
+from bot.web.twilio import sign
 
 TOKEN, SECRET = "t" * 32, "s" * 32
 

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bot import ROOT, places
+from bot import ROOT
 from bot.cli import main
 from bot.directory import load_database, make_engine, read_data, read_tables, snapshot_from_data
-from bot.engine import reply_for
-from bot.flows import load_flows
-from bot.replies import Renderer
-from bot.service_file import compile_rows, read_service
+from bot.directory.service_file import compile_rows, read_service
+from bot.engine import places
+from bot.engine.conversation import reply_for
+from bot.engine.flows import load_flows
+from bot.web.replies import Renderer
 
 DATA = ROOT / "data"
 DOC = ROOT / "docs" / "directory.md"

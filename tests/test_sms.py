@@ -1,4 +1,4 @@
-"""Tests for bot.sms: GSM-7 / UCS-2 segment counting."""
+"""Tests for bot.engine.sms: GSM-7 / UCS-2 segment counting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sms import count_segments, is_gsm7
+from bot.engine.sms import count_segments, is_gsm7
 
 VECTORS_PATH = (
     Path(__file__).resolve().parents[2] / "shared" / "facts" / "sms_segment_vectors.json"

@@ -10,10 +10,11 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from bot import ROOT, create_app
-from bot.chat import Conversation
+from bot import ROOT
+from bot.app import create_app
 from bot.cli import main
-from bot.flows import FlowError, load_flows
+from bot.cli.chat import Conversation
+from bot.engine.flows import FlowError, load_flows
 from bot.stats import shown
 
 PERSONAL = ["8605550123", "MARKNAME", "MARKWAID"]
@@ -81,8 +82,8 @@ def test_stats_count_conversations_by_campaign_topic_language_and_channel(counte
 def test_counts_hold_nothing_personal_and_people_see_small_counts_as_under_5(counted, config, monkeypatch):
     texter = Conversation.start(counted, sender="whatsapp:+18605550123")
     form_extra = {"ProfileName": "MARKNAME", "WaId": "MARKWAID"}
-    from bot.chat import SMS_URL, inbound_form
-    from bot.twilio import sign
+    from bot.cli.chat import SMS_URL, inbound_form
+    from bot.web.twilio import sign
 
     form = {**inbound_form(texter.sender, "SAFE"), **form_extra}
     counted.test_client().post("/sms", data=form, headers={"X-Twilio-Signature": sign(
@@ -122,7 +123,7 @@ def test_each_number_has_its_own_campaign_words(config, tmp_path):
     other = Conversation.start(app)
     clinic = Conversation.start(app)
     clinic_number = "+18605550199"
-    from bot import chat
+    from bot.cli import chat
 
     original = chat.LINE_NUMBER
     try:

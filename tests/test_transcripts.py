@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.chat import Conversation, transcript_yaml
+from bot.cli.chat import Conversation, transcript_yaml
 
 TRANSCRIPTS = sorted((Path(__file__).parent / "transcripts").glob("*.yaml"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from bot.upkeep import STUCK_SECONDS, Upkeep
+from bot.web.upkeep import STUCK_SECONDS, Upkeep
 
 
 class FakeClock:

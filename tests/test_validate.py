@@ -7,11 +7,11 @@ import shutil
 import pytest
 
 from bot import ROOT
+from bot.cli.validate import LOCK_SCREEN, check, every_reply, lock_screen_words
 from bot.directory import snapshot_from_data
-from bot.flows import load_flows
-from bot.replies import Renderer
-from bot.sms import count_segments
-from bot.validate import LOCK_SCREEN, check, every_reply, lock_screen_words
+from bot.engine.flows import load_flows
+from bot.engine.sms import count_segments
+from bot.web.replies import Renderer
 
 DATA = ROOT / "data"
 
@@ -82,7 +82,7 @@ def test_a_resource_category_without_a_verified_service_is_an_error(tmp_path):
 
 
 def test_every_reply_in_both_languages_says_how_to_reach_911(flows):
-    from bot.engine import step
+    from bot.engine.conversation import step
 
     renderer = Renderer(flows, snapshot_from_data(DATA))
     replies = every_reply(flows) + list(step(None, "lawyer or clinic", flows, 0)[1])  # and a "which one?"

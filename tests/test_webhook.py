@@ -6,9 +6,10 @@ import logging
 
 import pytest
 
-from bot import ConfigError, create_app
-from bot.chat import SMS_URL, messages_of
-from bot.twilio import sign
+from bot.app import create_app
+from bot.cli.chat import SMS_URL, messages_of
+from bot.errors import ConfigError
+from bot.web.twilio import sign
 from tests.conftest import TOKEN
 
 
@@ -149,7 +150,7 @@ def test_an_unexpected_fault_still_answers_with_the_menu_and_911(app, client, mo
     def broken(*_args, **_kwargs):
         raise KeyError("the texter's words must not reach the log")
 
-    monkeypatch.setattr("bot.engine.step", broken)
+    monkeypatch.setattr("bot.engine.conversation.step", broken)
     with caplog.at_level(logging.DEBUG):
         response = post(client, form(Body="private words"))
     assert response.status_code == 200
@@ -159,7 +160,7 @@ def test_an_unexpected_fault_still_answers_with_the_menu_and_911(app, client, mo
 
 
 def test_signature_check_agrees_with_twilios_published_example():
-    from bot.twilio import signature_valid
+    from bot.web.twilio import signature_valid
 
     form = {"CallSid": "CA1234567890ABCDE", "Caller": "+14158675309", "Digits": "1234",
             "From": "+14158675309", "To": "+18005551212"}
@@ -213,10 +214,10 @@ def test_a_chunked_twilio_text_within_the_limit_is_still_answered(client):
 
 def test_thousands_of_empty_fields_are_refused_before_any_signature_work(client, monkeypatch):
     """13,107 empty fields with a bogus signature cost 50 texts' worth of HMAC before."""
-    import bot.webhook
+    import bot.web.webhook
 
     called = []
-    monkeypatch.setattr(bot.webhook, "signature_valid", lambda *args: called.append(1) or False)
+    monkeypatch.setattr(bot.web.webhook, "signature_valid", lambda *args: called.append(1) or False)
     response = client.post("/sms", data="&".join(["a="] * 13_000), content_type="application/x-www-form-urlencoded",
                            headers={"X-Twilio-Signature": "bogus"})
     assert response.status_code == 413 and called == []

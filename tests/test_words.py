@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 
-from bot import ROOT, words
-from bot.flows import load_flows
-from bot.matching import normalize, read
+from bot import ROOT
+from bot.engine import words
+from bot.engine.flows import load_flows
+from bot.engine.matching import normalize, read
 
 SHIPPED = load_flows(ROOT / "flows").lexicon
 
@@ -43,10 +44,10 @@ def test_the_list_holds_only_words_typo_correction_would_change():
 
 def test_without_the_word_list_the_line_still_loads_and_says_so(monkeypatch, caplog):
     def fails(*args, **kwargs):
-        raise subprocess.CalledProcessError(1, "python -m bot.words")
+        raise subprocess.CalledProcessError(1, "python -m bot.engine.words")
 
     monkeypatch.setattr(words, "built_once", fails)
-    with caplog.at_level(logging.WARNING, logger="bot.words"):
+    with caplog.at_level(logging.WARNING, logger="bot.engine.words"):
         flows = load_flows(ROOT / "flows")
     assert flows.lexicon.known == frozenset()
     assert flows.lexicon.correct(("hotlne",)) == ("hotline",)

@@ -19,13 +19,15 @@ from flask.sessions import SessionInterface
 from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
-from bot import directory, engine, places, stats
-from bot.flows import Flows, load_flows
+from bot import directory, stats
+from bot.engine import conversation as engine
+from bot.engine import places
+from bot.engine.flows import Flows, load_flows
 from bot.privacy import StateCodec, keyed_hash
-from bot.ratelimit import Limits
-from bot.replies import Renderer
-from bot.twilio import EMPTY_TWIML, signature_valid, twiml
-from bot.upkeep import Upkeep
+from bot.web.ratelimit import Limits
+from bot.web.replies import Renderer
+from bot.web.twilio import EMPTY_TWIML, signature_valid, twiml
+from bot.web.upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 bp = Blueprint("webhook", __name__)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.matching import normalize
+from bot.engine.matching import normalize
 
 MODEL_FILE = "model.npz"
 FORMAT = 1

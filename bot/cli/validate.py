@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.directory import snapshot_from_data
-from bot.engine import Reply, reply_for
-from bot.flows import Flows
-from bot.matching import LANGUAGES, normalize
-from bot.replies import SEGMENT_BUDGET, Renderer
-from bot.sms import count_segments
+from bot.engine.conversation import Reply, reply_for
+from bot.engine.flows import Flows
+from bot.engine.matching import LANGUAGES, normalize
+from bot.engine.sms import count_segments
+from bot.web.replies import SEGMENT_BUDGET, Renderer
 
 LOCK_SCREEN = 40  # characters a lock screen shows of a new message
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import yaml
 
-from bot.matching import LANGUAGES, ROUTES, Lexicon, normalize
-from bot.model import MODEL_FILE, TextModel
-from bot.words import common_words
+from bot.engine.matching import LANGUAGES, ROUTES, Lexicon, normalize
+from bot.engine.model import MODEL_FILE, TextModel
+from bot.engine.words import common_words
+from bot.errors import FlowError
 
 SPEC_VERSION = 2
 KEYWORDS_SPEC_VERSION = 1
@@ -35,15 +36,6 @@ MAX_OPTIONS = 9
 # A 10-digit US phone number, with the usual separators and an optional +1. The national
 # 3-digit codes (911, 988) may be written in flows: they are the same everywhere.
 PHONE_NUMBER = re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w-])")
-
-
-class FlowError(ValueError):
-    """A flow or keyword file that must not serve, with where and why."""
-
-    def __init__(self, path: Path | str, problem: str, *, line: int | None = None, node: str = ""):
-        self.path, self.line, self.node, self.problem = str(path), line, node, problem
-        where = self.path + (f":{line}" if line else "")
-        super().__init__(f"{where}: " + (f"node '{node}': " if node else "") + problem)
 
 
 class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when PyYAML has it: faster

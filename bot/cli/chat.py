@@ -10,8 +10,8 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bot import create_app
-from bot.twilio import sign
+from bot.app import create_app
+from bot.web.twilio import sign
 
 SMS_URL = "http://localhost/sms"
 LINE_NUMBER = "+18605550100"

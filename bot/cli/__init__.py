@@ -9,11 +9,13 @@ from pathlib import Path
 
 import click
 
-from bot import ROOT, ConfigError, create_app, default_database_url
-from bot.flows import FlowError, load_flows
-from bot.hsds import directory_group
-from bot.purge import purge_twilio
-from bot.service_file import add_command
+from bot import ROOT
+from bot.app import create_app, default_database_url
+from bot.cli.purge import purge_twilio
+from bot.directory.hsds import directory_group
+from bot.directory.service_file import add_command
+from bot.engine.flows import FlowError, load_flows
+from bot.errors import ConfigError
 
 
 def _fail(message: str) -> None:
@@ -48,7 +50,7 @@ def serve(local: bool, bind: str, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", [bind])
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "bot.serving.DrainingSyncWorker")  # answers its queue on SIGTERM
+            self.cfg.set("worker_class", "bot.web.serving.DrainingSyncWorker")  # answers its queue on SIGTERM
             self.cfg.set("post_fork", lambda _server, _worker: _dispose(app))
 
         def load(self):
@@ -75,7 +77,7 @@ def _dispose(app) -> None:
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the conversation as a golden transcript (YAML) for tests/transcripts/.")
 def chat(lang: str | None, url: str | None, script: Path | None, record: Path | None) -> None:
-    from bot.chat import Conversation, RemoteConversation, script_texts, transcript_yaml
+    from bot.cli.chat import Conversation, RemoteConversation, script_texts, transcript_yaml
 
     try:
         if url:
@@ -118,7 +120,7 @@ def _typed():
 
 
 def _show(messages: list[str]) -> None:
-    from bot.sms import count_segments
+    from bot.engine.sms import count_segments
 
     if not messages:
         click.echo("(no reply)\n")
@@ -136,7 +138,7 @@ def _show(messages: list[str]) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("flows-graph"),
               show_default=True, help="File name; the extension is set by the format.")
 def graph(flows_dir: Path | None, fmt: str, lang: str, output: Path) -> None:
-    from bot.graph import write_graph
+    from bot.cli.graph import write_graph
 
     try:
         flows = load_flows(flows_dir or ROOT / "flows")
@@ -151,7 +153,7 @@ def graph(flows_dir: Path | None, fmt: str, lang: str, output: Path) -> None:
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               default=ROOT / "data", show_default=True, help="The directory data the flows name.")
 def validate(flows_dir: Path | None, data_dir: Path) -> None:
-    from bot.validate import check
+    from bot.cli.validate import check
 
     try:
         flows = load_flows(flows_dir or ROOT / "flows")

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 import click
 
-from bot.flows import FlowError
+from bot.engine.flows import FlowError
 
 T = TypeVar("T")
 PACKAGE_FILE = "datapackage.json"
@@ -689,7 +689,7 @@ def schema_problems(folder: Path | str, schema_dir: Path | str) -> list[str]:
 def _database_url() -> str:
     import os
 
-    from bot import default_database_url
+    from bot.app import default_database_url
 
     return os.environ.get("DATABASE_URL") or default_database_url()
 

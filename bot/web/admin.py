@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, render_template, requ
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import directory, stats
-from bot.lockout import Lockout
+from bot.web.lockout import Lockout
 
 log = logging.getLogger(__name__)
 bp = Blueprint("admin", __name__, template_folder="templates")

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from bot.flows import Flows
+from bot.engine.flows import Flows
 
 KEYWORD_ENTRY = "(words from any point)"
 DANGER_ENTRY = "(danger words, before all else)"

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from bot.cache import CACHE_DIR, built_once
-from bot.matching import LANGUAGES, Lexicon, normalize
+from bot.engine.matching import LANGUAGES, Lexicon, normalize
 
 TOP_WORDS = 50_000  # per language: everyday words and the common misspellings stay out of it
 CACHE_FORMAT = 1
@@ -33,7 +33,7 @@ def common_words(vocabulary: Iterable[str]) -> frozenset[str]:
     digest = hashlib.sha256(words.encode()).hexdigest()[:16]
     try:
         name = f"{PREFIX}{importlib.metadata.version('wordfreq')}-{TOP_WORDS}-{digest}-v{CACHE_FORMAT}.txt"
-        text = built_once(name, "bot.words", words)
+        text = built_once(name, "bot.engine.words", words)
     except (importlib.metadata.PackageNotFoundError, OSError, subprocess.SubprocessError) as error:
         log.warning("no common word list (%s): typos are corrected without it", type(error).__name__)
         return frozenset()

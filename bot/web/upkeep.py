@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-log = logging.getLogger("bot.upkeep")
+log = logging.getLogger("bot.web.upkeep")
 
 STUCK_SECONDS = 5.0  # a database job running longer than this is a database that does not answer
 IDLE_SECONDS = 1.0  # the thread also runs its jobs this often when no text comes

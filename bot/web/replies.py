@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from bot import places
 from bot.directory import NATIONAL, OpenStatus, ServiceView, Snapshot, local_time, open_status
-from bot.engine import Reply
-from bot.flows import Flows
-from bot.sms import count_segments
+from bot.engine import places
+from bot.engine.conversation import Reply
+from bot.engine.flows import Flows
+from bot.engine.sms import count_segments
 
 MAX_BODY = 1600  # Twilio's limit for one <Message>
 MAX_MESSAGES = 10  # Twilio's limit per TwiML answer

@@ -42,8 +42,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from bot import hsds, places
-from bot.flows import FlowError
+from bot.directory import hsds
+from bot.engine import places
+from bot.engine.flows import FlowError
+from bot.errors import ImportRefused
 
 log = logging.getLogger(__name__)
 
@@ -667,10 +669,6 @@ class ImportResult:
         return len(self.snapshot.services)
 
 
-class ImportRefused(ValueError):
-    """An import that would leave a page the flows show with no number to send."""
-
-
 def import_package(engine: Engine, package: hsds.Package, data_dir: Path | str,
                    flows_dir: Path | str | None = None, *, force: bool = False) -> ImportResult:
     """Replace the database's directory with an imported package (data/'s rejected numbers still apply).
@@ -703,7 +701,7 @@ def import_package(engine: Engine, package: hsds.Package, data_dir: Path | str,
 
 def _empty_categories(snapshot: Snapshot, flows_dir: Path | str | None) -> tuple[str, ...]:
     from bot import ROOT
-    from bot.flows import load_flows
+    from bot.engine.flows import load_flows
 
     try:
         flows = load_flows(flows_dir or ROOT / "flows")

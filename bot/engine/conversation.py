@@ -13,10 +13,10 @@ from functools import cache
 
 from rapidfuzz.distance import OSA
 
-from bot import places
-from bot.flows import Campaign, Flows
-from bot.matching import BOUNDARY, LANGUAGES, detect_language, menu_number, read, sentence_words
-from bot.model import Guess, is_danger
+from bot.engine import places
+from bot.engine.flows import Campaign, Flows
+from bot.engine.matching import BOUNDARY, LANGUAGES, detect_language, menu_number, read, sentence_words
+from bot.engine.model import Guess, is_danger
 
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600

@@ -92,10 +92,10 @@ def _index() -> _Index:
 
     name = f"ct-places-{importlib.metadata.version('zipcodes')}-v{CACHE_FORMAT}.json"
     try:
-        return _from_json(json.loads(built_once(name, "bot.places", timeout=60)))
+        return _from_json(json.loads(built_once(name, "bot.engine.places", timeout=60)))
     except (ValueError, KeyError, TypeError):  # a damaged cache file: build again
         (CACHE_DIR / name).unlink(missing_ok=True)
-        return _from_json(json.loads(built_once(name, "bot.places", timeout=60)))
+        return _from_json(json.loads(built_once(name, "bot.engine.places", timeout=60)))
 
 
 def _to_json(index: _Index) -> str:

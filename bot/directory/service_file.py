@@ -19,8 +19,10 @@ from typing import Any
 
 import click
 
-from bot import directory, hsds, places
-from bot.flows import FlowError, line_of, read_yaml
+from bot import directory
+from bot.directory import hsds
+from bot.engine import places
+from bot.engine.flows import FlowError, line_of, read_yaml
 
 # Ids are uuid5 of a name in this namespace: the same service file always gives the same rows.
 NAMESPACE = uuid.UUID("6c1d3c1e-5b0e-4f57-9a55-1f2e6d1f4a10")

@@ -22,10 +22,13 @@ import yaml
 from bot import directory
 from bot.engine import conversation as engine
 from bot.engine.conversation import State
-from bot.engine.flows import SPECIAL_NODES, Flows, load_flows
+from bot.engine.flows import SPECIAL_NODES, Flows
 from bot.engine.matching import normalize, read
 from bot.evaluate import load_cases
+from bot.tables import context, load_flows
 from bot.web.replies import Renderer
+
+CONTEXT = context()  # the place resolver step needs
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = 1_800_000_000.0
@@ -228,7 +231,8 @@ def _replica(service: Any, replica: int) -> Any:
 
 
 def _step_calls(flows: Flows) -> list[tuple[str, Callable[[], Any]]]:
-    return [(kind, lambda s=state, t=text: engine.step(s, t, flows, NOW)) for kind, state, text in TYPICAL_TEXTS]
+    return [(kind, lambda s=state, t=text: engine.step(s, t, flows, CONTEXT, NOW))
+            for kind, state, text in TYPICAL_TEXTS]
 
 
 EVAL_SAMPLE = 10  # every 10th development text: free text as people write it, for the model's cost
@@ -237,7 +241,7 @@ EVAL_SAMPLE = 10  # every 10th development text: free text as people write it, f
 def _free_text_calls(flows: Flows) -> list[tuple[str, Callable[[], Any]]]:
     """A first text from every EVAL_SAMPLE-th development text: the texts the model reads."""
     cases = [case for path in sorted((ROOT / "eval").glob("dev*.yaml")) for case in load_cases(path)]
-    return [(f"{n}: {case.text[:30]}", lambda t=case.text: engine.step(None, t, flows, NOW))
+    return [(f"{n}: {case.text[:30]}", lambda t=case.text: engine.step(None, t, flows, CONTEXT, NOW))
             for n, case in enumerate(cases[::EVAL_SAMPLE])]
 
 
@@ -262,10 +266,10 @@ def _answer_calls(flows: Flows, snapshot: Any, cached: bool) -> list[tuple[str, 
     for kind, state, text in TYPICAL_TEXTS:
         if cached:
             def answer(s=state, t=text):
-                return shared.messages(engine.step(s, t, flows, NOW)[1])
+                return shared.messages(engine.step(s, t, flows, CONTEXT, NOW)[1])
         else:
             def answer(s=state, t=text):
-                return Renderer(flows, snapshot).messages(engine.step(s, t, flows, NOW)[1])
+                return Renderer(flows, snapshot).messages(engine.step(s, t, flows, CONTEXT, NOW)[1])
         calls.append((kind, answer))
     return calls
 

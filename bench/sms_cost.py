@@ -18,6 +18,9 @@ from typing import Any
 import yaml
 
 from bot.engine.sms import count_segments
+from bot.tables import context
+
+CONTEXT = context()  # the place resolver step needs
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSCRIPTS = ROOT / "tests" / "transcripts"
@@ -135,7 +138,7 @@ def menu_paths(max_texts: int = 5) -> dict[str, Any]:
     numbers) until a message holds a number other than 911, and the segments received until then."""
     from bot import directory
     from bot.engine import conversation as engine
-    from bot.engine.flows import load_flows
+    from bot.tables import load_flows
     from bot.web.replies import Renderer
 
     flows = load_flows(ROOT / "flows")
@@ -143,7 +146,7 @@ def menu_paths(max_texts: int = 5) -> dict[str, Any]:
     now = 1_800_000_000.0
     per: dict[str, Any] = {}
     for first in ("hi", "hola"):
-        state, replies = engine.step(None, first, flows, now)
+        state, replies = engine.step(None, first, flows, CONTEXT, now)
         first_segments = sum(count_segments(m)[1] for m in renderer.messages(replies, now))
         home = state
         for choice, option in enumerate(flows.nodes[home.node].options, start=1):
@@ -157,7 +160,7 @@ def menu_paths(max_texts: int = 5) -> dict[str, Any]:
                 numbers = [str(choice)] if texts == 1 else [str(n) for n in
                                                             range(1, len(flows.nodes[here.node].options) + 1)]
                 for number in numbers:
-                    nxt, replies = engine.step(here, number, flows, now)
+                    nxt, replies = engine.step(here, number, flows, CONTEXT, now)
                     messages = renderer.messages(replies, now)
                     got = segments
                     for message in messages:

@@ -17,9 +17,10 @@ from typing import Any
 
 import yaml
 
-from bot import ROOT
-from bot.engine.conversation import step
-from bot.engine.flows import FlowError, Flows, load_flows
+from bot import ROOT, tables
+from bot.engine.conversation import Context, step
+from bot.engine.flows import FlowError, Flows
+from bot.tables import load_flows
 
 DEFAULT_FILES = sorted((ROOT / "eval").glob("dev*.yaml"))  # the development sets; heldout-*.yaml on request
 LANGS = ("en", "es", "mixed")
@@ -152,11 +153,12 @@ def _offered(state: Any) -> tuple[str, ...]:
     return tuple(str(getattr(option, "goto", option)) for option in getattr(state, "offer", None) or ())
 
 
-def run(cases: Iterable[Case], flows: Flows, now: float = NOW) -> list[Result]:
+def run(cases: Iterable[Case], flows: Flows, now: float = NOW, context: Context | None = None) -> list[Result]:
     """Send each case as a first text and record the first reply's node."""
+    context = context or tables.context()
     results = []
     for case in cases:
-        state, replies = step(None, case.text, flows, now)
+        state, replies = step(None, case.text, flows, context, now)
         got = replies[0].node if replies else NO_REPLY
         results.append(Result(case, got, _offered(state) if got == ASK else (), replies[0].lang if replies else "",
                               replies[0].by if replies else ""))

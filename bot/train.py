@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from bot import ROOT
-from bot.engine.flows import FlowError, Flows, load_flows
+from bot.engine.flows import FlowError, Flows
 from bot.engine.model import MODEL_FILE, Features, TextModel, is_danger
 from bot.evaluate import DEFAULT_FILES, Case, EvalError, load_cases, run, score
+from bot.tables import load_flows
 
 FEATURES = Features()  # the pinned features
 REGULARISATION = 20.0  # inverse L2 strength (scikit-learn's C), chosen on held-out folds of the development sets

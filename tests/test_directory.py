@@ -35,8 +35,12 @@ from bot.directory import (
 from bot.directory.hsds import directory_group
 from bot.engine import places
 from bot.engine.conversation import Reply, State, reply_for, step
-from bot.engine.flows import FlowError, load_flows
+from bot.engine.flows import FlowError
+from bot.tables import context, load_flows
+from bot.tables import places as town_tables
 from bot.web.replies import Renderer, service_line
+
+CONTEXT = context()  # the place resolver step needs
 
 DATA = ROOT / "data"
 ARTICLE_WRONG = ["1-844-831-0924", "844-831-0924"]
@@ -107,7 +111,7 @@ def test_every_number_any_reply_can_send_is_a_verified_active_entry_with_or_with
     rejected = {re.sub(r"\D", "", r.number)[-10:] for r in read_data(DATA).rejected}
     renderer = Renderer(flows, snapshot_from_data(DATA))
     replies = every_reply(flows)
-    towns = [None] + [t.name for t in places.towns()]
+    towns = [None] + [t.name for t in town_tables().all()]
     sent, walked = set(), 0
     for town in towns:
         for reply in replies if town is None else [r for r in replies if r.resources]:
@@ -323,9 +327,9 @@ def test_services_near_a_town_come_local_first_then_statewide_then_national(flow
     snapshot = snapshot_from_data(DATA)
     names = [s.label["en"] for s in snapshot.services_for("report")]
     assert names == ["National hotline", "State line for under-18s (DCF)"]
-    near = [s.label["en"] for s in snapshot.services_for("report", near=places.resolve("west hartfrod"))]
+    near = [s.label["en"] for s in snapshot.services_for("report", near=town_tables().resolve("west hartfrod"))]
     assert near == ["West Hartford Police (non-emergency)", "State line for under-18s (DCF)", "National hotline"]
-    far = [s.label["en"] for s in snapshot.services_for("report", near=places.resolve("06901"))]  # Stamford
+    far = [s.label["en"] for s in snapshot.services_for("report", near=town_tables().resolve("06901"))]  # Stamford
     assert far == ["State line for under-18s (DCF)", "National hotline"]
 
 
@@ -340,7 +344,7 @@ def test_a_town_or_zip_the_texter_names_selects_services_in_both_languages(flows
     renderer = Renderer(flows, snapshot_from_data(DATA))
     base = reply_for(flows, "report.how", lang)
     fields = [getattr(base, f) for f in ("node", "lang", "text", "resources", "menu")]
-    near = places.resolve(text)
+    near = town_tables().resolve(text)
     assert near.name == "West Hartford"
     lines = "\n".join(renderer.messages([PlacedReply(*fields, near=near.name)], now=at(WEDNESDAY, 12))).splitlines()
     numbers = [line for line in lines if ": " in line and any(ch.isdigit() for ch in line)]
@@ -351,7 +355,7 @@ def test_a_town_or_zip_the_texter_names_selects_services_in_both_languages(flows
 
 def test_nearest_local_services_come_first():
     def clinic(name, town):
-        place = places.by_name(town)
+        place = town_tables().by_name(town)
         return ServiceView(name, {"en": name, "es": name}, (PhoneView("860-555-0100", "voice"),),
                            ("health.testing",), areas=(Area(places.key(town), "town"),) if town else (),
                            points=((place.lat, place.lon),))
@@ -363,7 +367,7 @@ def test_nearest_local_services_come_first():
     statewide = ServiceView("state", {"en": "s", "es": "s"}, (PhoneView("211", "voice"),), ("health.testing",),
                             areas=(Area("connecticut", "state"),))
     snapshot = Snapshot({"health.testing": (national, statewide, new_britain, hartford)}, "test")
-    order = lambda town: [s.id for s in snapshot.services_for("health.testing", near=places.by_name(town))]  # noqa: E731
+    order = lambda town: [s.id for s in snapshot.services_for("health.testing", near=town_tables().by_name(town))]  # noqa: E731
     assert order("Hartford") == ["hartford", "state", "national"]
     assert order("New Britain") == ["new britain", "state", "national"]
     hartford_wide = ServiceView("hartford", hartford.label, hartford.phones, hartford.categories,
@@ -373,7 +377,7 @@ def test_nearest_local_services_come_first():
     assert order("West Hartford") == ["hartford", "state", "national"]
     assert order("Stamford") == ["state", "national"]
     only_local = Snapshot({"health.testing": (new_britain, hartford)}, "test")
-    far = only_local.services_for("health.testing", near=places.by_name("Stamford"))
+    far = only_local.services_for("health.testing", near=town_tables().by_name("Stamford"))
     assert far == (), "a town's service is never offered as local far from it (directory check flags such a need)"
 
 
@@ -453,7 +457,7 @@ def test_no_page_answers_near_a_place_and_asks_for_the_place_again(flows, lang, 
     now = at(WEDNESDAY, 12)
     for node in (n for n in flows.nodes.values() if n.resources):
         state = State(node.id, lang, int(now.timestamp() // 60))
-        _, replies = step(state, place, flows, now.timestamp())
+        _, replies = step(state, place, flows, CONTEXT, now.timestamp())
         text = "\n".join(renderer.messages(replies, now))
         assert replies[0].near and replies[0].node == node.id, (node.id, place)
         assert ask not in text, (node.id, place)

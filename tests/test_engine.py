@@ -6,9 +6,11 @@ import pytest
 
 from bot import ROOT, directory
 from bot.engine.conversation import EXPIRY_SECONDS, State, step
-from bot.engine.flows import load_flows
 from bot.engine.matching import read, sentence_words
+from bot.tables import context, load_flows
 from bot.web.replies import Renderer
+
+CONTEXT = context()  # the place resolver step needs
 
 NOW = 1_800_000_000.0  # a fixed clock: the engine never reads one
 
@@ -22,7 +24,7 @@ def talk(flows, *texts, state=None, now=NOW):
     """Replay texts, a minute apart; the last (state, replies)."""
     replies = ()
     for i, text in enumerate(texts):
-        state, replies = step(state, text, flows, now + 60 * i)
+        state, replies = step(state, text, flows, CONTEXT, now + 60 * i)
     return state, replies
 
 
@@ -34,7 +36,7 @@ def nodes(replies):
                                   "REVOKE", "optout", "stop."])
 def test_opt_out_words_get_no_reply_and_clear_the_state(flows, word):
     state, _ = talk(flows, "hi", "1")
-    assert step(state, word, flows, NOW + 600) == (None, ())
+    assert step(state, word, flows, CONTEXT, NOW + 600) == (None, ())
 
 
 def test_stop_inside_a_sentence_is_not_an_opt_out(flows):
@@ -76,7 +78,7 @@ def test_back_retraces_steps_then_stops_at_the_menu(flows):
     state, _ = talk(flows, "hi", "2", "1")
     trail = [state.node]
     for _ in range(4):
-        state, replies = step(state, "BACK", flows, NOW + 600)
+        state, replies = step(state, "BACK", flows, CONTEXT, NOW + 600)
         trail.append(replies[0].node)
     assert trail[1] == "health"
     assert trail[2] == "welcome" and trail[-1] == "welcome"
@@ -107,10 +109,10 @@ def test_a_number_on_a_page_without_options_means_the_last_menu_shown(flows):
 
 def test_language_switch_at_any_point_keeps_the_place(flows):
     state, _ = talk(flows, "hi", "2")
-    state, replies = step(state, "ESPAÑOL", flows, NOW + 600)
+    state, replies = step(state, "ESPAÑOL", flows, CONTEXT, NOW + 600)
     assert (state.node, state.lang) == ("health", "es")
     assert replies[0].lang == "es" and replies[0].node == "health"
-    state, replies = step(state, "english", flows, NOW + 660)
+    state, replies = step(state, "english", flows, CONTEXT, NOW + 660)
     assert (state.node, state.lang, replies[0].lang) == ("health", "en", "en")
 
 
@@ -123,7 +125,7 @@ def test_spanish_is_picked_up_from_the_first_text(flows, text):
 def test_language_stays_put_for_numbers_and_shared_words(flows):
     state, _ = talk(flows, "hola")
     for text in ["1", "0", "menu", "ok"]:
-        state, replies = step(state, text, flows, NOW + 60)
+        state, replies = step(state, text, flows, CONTEXT, NOW + 60)
         assert replies[0].lang == "es"
 
 
@@ -181,14 +183,14 @@ def test_a_first_text_gets_the_welcome_with_911(flows, text):
 
 def test_state_older_than_30_minutes_is_ignored(flows):
     state, _ = talk(flows, "hi", "2")
-    _, replies = step(state, "1", flows, NOW + 60 + EXPIRY_SECONDS + 60)
+    _, replies = step(state, "1", flows, CONTEXT, NOW + 60 + EXPIRY_SECONDS + 60)
     assert nodes(replies) == ["welcome"], "after 30 minutes, '1' starts over instead of choosing"
-    _, replies = step(state, "1", flows, NOW + 60 + EXPIRY_SECONDS - 60)
+    _, replies = step(state, "1", flows, CONTEXT, NOW + 60 + EXPIRY_SECONDS - 60)
     assert nodes(replies) == ["health.testing"]
 
 
 def test_a_state_naming_a_node_that_no_longer_exists_starts_over(flows):
-    _, replies = step(State("gone.node", "en", int(NOW // 60)), "1", flows, NOW)
+    _, replies = step(State("gone.node", "en", int(NOW // 60)), "1", flows, CONTEXT, NOW)
     assert nodes(replies) == ["welcome"]
 
 
@@ -205,7 +207,7 @@ def test_when_two_topics_tie_the_line_asks_which_one_and_the_answer_picks_it(flo
     assert nodes(replies) == ["ask"]
     assert replies[0].menu.splitlines()[:2] == ["1 Legal help", "2 Health"]
     assert state.offer == ("law.help", "health")
-    state, replies = step(state, "2", flows, NOW + 60)
+    state, replies = step(state, "2", flows, CONTEXT, NOW + 60)
     assert nodes(replies) == ["health"] and state.offer == ()
 
 
@@ -224,7 +226,7 @@ def flows_reading(flows, text):
 
 def test_an_offer_is_forgotten_after_any_other_answer(flows):
     state, _ = talk(flows, "lawyer or clinic")
-    state, replies = step(state, "hotline", flows, NOW + 60)
+    state, replies = step(state, "hotline", flows, CONTEXT, NOW + 60)
     assert nodes(replies) == ["hotlines"] and state.offer == ()
 
 
@@ -243,7 +245,7 @@ def test_danger_wins_over_any_topic(flows):
 def test_a_town_or_zip_answers_with_nearby_services_and_is_not_kept(flows, lang_text, place_text, town):
     state, _ = talk(flows, lang_text, "2", "1")
     assert flows.nodes[state.node].resources
-    after, replies = step(state, place_text, flows, NOW + 600)
+    after, replies = step(state, place_text, flows, CONTEXT, NOW + 600)
     assert replies[0].near == town and replies[0].node == state.node
     assert after.node == state.node
     assert town not in repr(after) and "06106" not in repr(after)
@@ -264,13 +266,13 @@ def test_a_place_in_the_same_text_as_the_request_is_understood(flows, text, node
 
 def test_a_place_outside_connecticut_is_answered_as_such_and_the_page_stays(flows):
     state, _ = talk(flows, "i need a shelter")
-    after, replies = step(state, "boston", flows, NOW + 60)
+    after, replies = step(state, "boston", flows, CONTEXT, NOW + 60)
     assert replies[0].outside and replies[0].node == "out.shelter" and after.node == "out.shelter"
 
 
 def test_a_place_the_line_does_not_know_keeps_the_page_and_still_gives_911_and_988(flows):
     state, _ = talk(flows, "i need a shelter")
-    after, replies = step(state, "Narnia", flows, NOW + 60)
+    after, replies = step(state, "Narnia", flows, CONTEXT, NOW + 60)
     assert after.node == "out.shelter" and "988" in replies[0].text and "Connecticut" in replies[0].text
 
 
@@ -281,9 +283,9 @@ def test_a_town_on_a_page_without_services_is_not_a_place(flows):
 
 def test_after_a_flow_edit_back_and_offers_skip_nodes_that_are_gone(flows):
     state = State("health", "es", int(NOW // 60), trail=("welcome", "gone.node"), offer=("gone.node", "law"))
-    back, replies = step(state, "BACK", flows, NOW)
+    back, replies = step(state, "BACK", flows, CONTEXT, NOW)
     assert nodes(replies) == ["welcome"] and replies[0].lang == "es"
-    _, replies = step(state, "1", flows, NOW)
+    _, replies = step(state, "1", flows, CONTEXT, NOW)
     assert nodes(replies) == ["law"]
 
 

@@ -9,9 +9,11 @@ import pytest
 
 from bot import ROOT, directory
 from bot.engine.conversation import step
-from bot.engine.flows import load_flows
 from bot.evaluate import DEFAULT_FILES, NOW, Case, Result, is_right, load_cases, main, matches, run, score
+from bot.tables import context, load_flows
 from bot.web.replies import Renderer
+
+CONTEXT = context()  # the place resolver step needs
 
 LABELS = (
     "hotlines", "out.exit", "out.shelter", "out.needs", "out.substance", "out.counseling",
@@ -146,7 +148,8 @@ def test_every_first_reply_to_a_self_harm_text_gives_988(flows):
     renderer = Renderer(flows, directory.snapshot_from_data(ROOT / "data"))
     texts = [case.text for path in sorted((ROOT / "eval").glob("*.yaml")) for case in load_cases(path)
              if case.expect == "danger.selfharm"]
-    without = [t for t in texts if "988" not in "\n".join(renderer.messages(step(None, t, flows, NOW)[1], NOW))]
+    without = [t for t in texts if "988" not in "\n".join(renderer.messages(step(None, t, flows, CONTEXT, NOW)[1], NOW))
+               ]
     assert without == [] and len(texts) >= 300
 
 
@@ -156,5 +159,6 @@ def test_every_first_reply_to_every_evaluation_text_says_how_to_reach_911(flows)
     paths = sorted((ROOT / "eval").glob("*.yaml"))
     assert any(p.name.startswith("heldout") for p in paths)
     texts = [case.text for path in paths for case in load_cases(path)]
-    without = [t for t in texts if "911" not in "\n".join(renderer.messages(step(None, t, flows, NOW)[1], NOW))]
+    without = [t for t in texts if "911" not in "\n".join(renderer.messages(step(None, t, flows, CONTEXT, NOW)[1], NOW))
+               ]
     assert without == [] and len(texts) >= 1500

@@ -8,7 +8,7 @@ import pytest
 
 from bot import ROOT
 from bot.cli.graph import to_dot, to_mermaid, write_graph
-from bot.engine.flows import load_flows
+from bot.tables import load_flows
 
 
 @pytest.fixture(scope="module")

@@ -68,8 +68,8 @@ def test_language_evidence_counts_markers_topic_words_and_spanish_marks():
 # Reading free text with the shipped keyword tables: context changes what words mean.
 
 from bot import ROOT  # noqa: E402
-from bot.engine.flows import load_flows  # noqa: E402
 from bot.engine.matching import read  # noqa: E402
+from bot.tables import load_flows  # noqa: E402
 
 SHIPPED = load_flows(ROOT / "flows").lexicon
 

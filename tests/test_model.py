@@ -10,9 +10,12 @@ import pytest
 
 from bot import ROOT
 from bot.engine.conversation import step
-from bot.engine.flows import FlowError, load_flows
+from bot.engine.flows import FlowError
 from bot.engine.model import MODEL_FILE, TextModel
 from bot.evaluate import DEFAULT_FILES, NOW
+from bot.tables import context, load_flows
+
+CONTEXT = context()  # the place resolver step needs
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +31,9 @@ def test_the_line_ships_a_model_and_reads_it_at_start(flows):
 
 def test_reading_a_text_needs_numpy_only(tmp_path):
     """The line's workers never import scikit-learn or SciPy: they are the training extra."""
-    code = ("import sys; from bot import ROOT; from bot.engine.flows import load_flows; "
+    code = ("import sys; from bot import ROOT; from bot.tables import load_flows, context; CONTEXT = context(); "
             "from bot.engine.conversation import step;"
-            "f = load_flows(ROOT / 'flows'); step(None, 'he took my phone and locked the door', f, 0.0);"
+            "f = load_flows(ROOT / 'flows'); step(None, 'he took my phone and locked the door', f, CONTEXT, 0.0);"
             "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,  # noqa: S603
                          cwd=tmp_path)
@@ -57,20 +60,20 @@ def test_retraining_gives_the_shipped_model_and_figures(tmp_path, flows):
 def test_the_model_reads_danger_the_keyword_tables_do_not_name(flows):
     rules_only = replace(flows, model=None)
     text = "giving my stuff to the girls tonight. my daughter is better off w my mom anyway"
-    assert step(None, text, rules_only, NOW)[1][0].node == "fallback"
-    _, replies = step(None, text, flows, NOW)
+    assert step(None, text, rules_only, CONTEXT, NOW)[1][0].node == "fallback"
+    _, replies = step(None, text, flows, CONTEXT, NOW)
     assert replies[0].node == "danger.selfharm" and replies[0].by == "model"
 
 
 def test_one_or_two_words_are_never_danger_by_the_model(flows):
     """"no se", "goodbye" and "pls" are common replies: only the keyword tables may call them danger."""
     for text in ("no se", "goodbye", "pls", "adios", "no"):
-        _, replies = step(None, text, flows, NOW)
+        _, replies = step(None, text, flows, CONTEXT, NOW)
         assert not replies[0].node.startswith("danger"), text
 
 
 def test_danger_from_the_rules_stands_whatever_the_model_says(flows):
-    _, replies = step(None, "911", flows, NOW)
+    _, replies = step(None, "911", flows, CONTEXT, NOW)
     assert replies[0].node == "danger" and replies[0].by == "rules"
 
 
@@ -95,7 +98,7 @@ def test_a_broken_model_file_is_refused_naming_it(tmp_path):
 def test_without_a_model_the_line_reads_with_the_rules_alone(tmp_path):
     flows = load_flows(_flows_without_model(tmp_path))
     assert flows.model is None
-    assert step(None, "where can i get tested", flows, NOW)[1][0].by == "rules"
+    assert step(None, "where can i get tested", flows, CONTEXT, NOW)[1][0].by == "rules"
 
 
 @pytest.mark.parametrize("text", [
@@ -106,30 +109,30 @@ def test_without_a_model_the_line_reads_with_the_rules_alone(tmp_path):
 ])
 def test_a_danger_phrase_beside_a_request_is_answered_as_danger(flows, text):
     """Danger when the rules or the model say so: the model never sets a danger phrase aside."""
-    assert step(None, text, flows, NOW)[1][0].node.startswith("danger")
+    assert step(None, text, flows, CONTEXT, NOW)[1][0].node.startswith("danger")
 
 
 def test_the_model_reads_danger_even_where_a_town_is_asked_for(flows):
     from bot.engine.conversation import State
 
     state = State("out.shelter", "en", int(NOW // 60), ("welcome", "out"))
-    _, replies = step(state, "in new britain, nobody would even notice if i disappeared", flows, NOW)
+    _, replies = step(state, "in new britain, nobody would even notice if i disappeared", flows, CONTEXT, NOW)
     assert replies[0].node == "danger.selfharm"
 
 
 @pytest.mark.parametrize("text", ["no se ?", "goodbye 👋 .", "tired 😴 .", "scared", "si si"])
 def test_punctuation_and_emoji_do_not_make_one_or_two_words_enough_for_the_model(flows, text):
-    _, replies = step(None, text, flows, NOW)
+    _, replies = step(None, text, flows, CONTEXT, NOW)
     assert replies[0].node == "welcome"
 
 
 @pytest.mark.parametrize("text", ["911", "help me now", "me violaron", "he has a gun"])
 def test_short_alarms_stand_whatever_the_model_says(flows, text):
-    assert step(None, text, flows, NOW)[1][0].node.startswith("danger")
+    assert step(None, text, flows, CONTEXT, NOW)[1][0].node.startswith("danger")
 
 
 def test_a_text_likelier_danger_than_any_page_gets_911_and_988_not_a_guess(flows):
-    _, replies = step(None, "ya nada tiene sentido la neta", flows, NOW)
+    _, replies = step(None, "ya nada tiene sentido la neta", flows, CONTEXT, NOW)
     assert replies[0].node == "fallback" and "988" in replies[0].text
 
 

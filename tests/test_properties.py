@@ -13,10 +13,12 @@ from bot import ROOT
 from bot.app import create_app
 from bot.cli.chat import SMS_URL
 from bot.engine.conversation import State, step
-from bot.engine.flows import load_flows
 from bot.engine.matching import BOUNDARY, normalize, sentence_words
+from bot.tables import context, load_flows
 from bot.web.twilio import sign
 from tests.conftest import TOKEN
+
+CONTEXT = context()  # the place resolver step needs
 
 FLOWS = load_flows(ROOT / "flows")
 NODES = sorted(FLOWS.nodes)
@@ -48,7 +50,7 @@ def test_a_text_split_into_sentences_has_the_same_words(text):
 @given(states, texts)
 @settings(max_examples=300)
 def test_step_always_answers_or_stays_silent_only_for_opt_out(state, text):
-    new_state, replies = step(state, text, FLOWS, NOW)
+    new_state, replies = step(state, text, FLOWS, CONTEXT, NOW)
     assert len(replies) <= 1
     if not replies:
         assert new_state is None
@@ -78,7 +80,7 @@ phrase_texts = st.lists(st.sampled_from(_table_phrases()), min_size=1, max_size=
 @given(states, phrase_texts)
 @settings(max_examples=500, deadline=None)
 def test_any_mix_of_keyword_phrases_gets_an_answer_from_a_real_node(state, text):
-    new_state, replies = step(state, text, FLOWS, NOW)
+    new_state, replies = step(state, text, FLOWS, CONTEXT, NOW)
     assert len(replies) == 1
     reply = replies[0]
     assert reply.node in FLOWS.nodes or (reply.node == "ask" and len(new_state.offer) == 2)
@@ -109,7 +111,7 @@ def test_every_two_topics_said_together_get_a_real_answer():
     texts = _tied_pairs()
     assert len(texts) > 100
     for text in texts:
-        new_state, replies = step(None, text, FLOWS, NOW)
+        new_state, replies = step(None, text, FLOWS, CONTEXT, NOW)
         assert len(replies) == 1, text
         if replies[0].node == "ask":
             assert all((node, replies[0].lang) in FLOWS.titles for node in new_state.offer), text

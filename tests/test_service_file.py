@@ -13,9 +13,9 @@ from bot import ROOT
 from bot.cli import main
 from bot.directory import load_database, make_engine, read_data, read_tables, snapshot_from_data
 from bot.directory.service_file import compile_rows, read_service
-from bot.engine import places
 from bot.engine.conversation import reply_for
-from bot.engine.flows import load_flows
+from bot.tables import load_flows
+from bot.tables import places as town_tables
 from bot.web.replies import Renderer
 
 DATA = ROOT / "data"
@@ -141,5 +141,5 @@ def test_a_shipped_need_has_a_verified_connecticut_service():
                  "hotline.sexual_assault"):
         ct = [s for s in snapshot.by_category.get(need, ()) if s.tier() < 2]
         assert ct, need
-    hartford = places.by_name("Hartford")
+    hartford = town_tables().by_name("Hartford")
     assert any(s.tier() == 0 for s in snapshot.services_for("shelter", near=hartford))

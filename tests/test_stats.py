@@ -14,8 +14,9 @@ from bot import ROOT
 from bot.app import create_app
 from bot.cli import main
 from bot.cli.chat import Conversation
-from bot.engine.flows import FlowError, load_flows
+from bot.engine.flows import FlowError
 from bot.stats import shown
+from bot.tables import load_flows
 
 PERSONAL = ["8605550123", "MARKNAME", "MARKWAID"]
 

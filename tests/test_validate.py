@@ -9,9 +9,11 @@ import pytest
 from bot import ROOT
 from bot.cli.validate import LOCK_SCREEN, check, every_reply, lock_screen_words
 from bot.directory import snapshot_from_data
-from bot.engine.flows import load_flows
 from bot.engine.sms import count_segments
+from bot.tables import context, load_flows
 from bot.web.replies import Renderer
+
+CONTEXT = context()  # the place resolver step needs
 
 DATA = ROOT / "data"
 
@@ -85,6 +87,6 @@ def test_every_reply_in_both_languages_says_how_to_reach_911(flows):
     from bot.engine.conversation import step
 
     renderer = Renderer(flows, snapshot_from_data(DATA))
-    replies = every_reply(flows) + list(step(None, "lawyer or clinic", flows, 0)[1])  # and a "which one?"
+    replies = every_reply(flows) + list(step(None, "lawyer or clinic", flows, CONTEXT, 0)[1])  # and a "which one?"
     for reply in replies:
         assert "911" in "\n".join(renderer.messages([reply])), f"{reply.node} ({reply.lang}) never mentions 911"

@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from bot import ROOT
+from bot import ROOT, tables
 from bot.engine import words
-from bot.engine.flows import load_flows
 from bot.engine.matching import normalize, read
+from bot.tables import load_flows
 
 SHIPPED = load_flows(ROOT / "flows").lexicon
 
@@ -46,8 +46,8 @@ def test_without_the_word_list_the_line_still_loads_and_says_so(monkeypatch, cap
     def fails(*args, **kwargs):
         raise subprocess.CalledProcessError(1, "python -m bot.engine.words")
 
-    monkeypatch.setattr(words, "built_once", fails)
-    with caplog.at_level(logging.WARNING, logger="bot.engine.words"):
+    monkeypatch.setattr(tables, "built_once", fails)
+    with caplog.at_level(logging.WARNING, logger="bot.tables"):
         flows = load_flows(ROOT / "flows")
     assert flows.lexicon.known == frozenset()
     assert flows.lexicon.correct(("hotlne",)) == ("hotline",)

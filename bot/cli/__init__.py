@@ -14,8 +14,9 @@ from bot.app import create_app, default_database_url
 from bot.cli.purge import purge_twilio
 from bot.directory.hsds import directory_group
 from bot.directory.service_file import add_command
-from bot.engine.flows import FlowError, load_flows
+from bot.engine.flows import FlowError
 from bot.errors import ConfigError
+from bot.tables import load_flows
 
 
 def _fail(message: str) -> None:

@@ -46,6 +46,7 @@ from bot.directory import hsds
 from bot.engine import places
 from bot.engine.flows import FlowError
 from bot.errors import ImportRefused
+from bot.tables import places as town_tables
 
 log = logging.getLogger(__name__)
 
@@ -416,7 +417,7 @@ def area_of(name: str) -> Area:
         return Area(key, "state")
     if key.endswith(" county"):
         return Area(key, "county")
-    town = places.by_name(name)
+    town = town_tables().by_name(name)
     return Area(places.key(town.name) if town else key, "town")
 
 
@@ -428,7 +429,7 @@ def view_of(facts: ServiceFacts) -> ServiceView:
     points = tuple((float(loc["latitude"]), float(loc["longitude"])) for loc in facts.locations
                    if loc.get("latitude") is not None and loc.get("longitude") is not None)
     if not points:  # no location: the middle of each town it serves
-        towns = [places.by_name(a.key) for a in areas if a.level == "town"]
+        towns = [town_tables().by_name(a.key) for a in areas if a.level == "town"]
         points = tuple((t.lat, t.lon) for t in towns if t is not None)
     hours = tuple(h for h in (read_hours(s) for s in facts.schedules) if h is not None)
     label = {"en": facts.label_en, "es": facts.record.get("label_es") or facts.label_en}
@@ -701,7 +702,7 @@ def import_package(engine: Engine, package: hsds.Package, data_dir: Path | str,
 
 def _empty_categories(snapshot: Snapshot, flows_dir: Path | str | None) -> tuple[str, ...]:
     from bot import ROOT
-    from bot.engine.flows import load_flows
+    from bot.tables import load_flows
 
     try:
         flows = load_flows(flows_dir or ROOT / "flows")

@@ -21,8 +21,8 @@ import click
 
 from bot import directory
 from bot.directory import hsds
-from bot.engine import places
 from bot.engine.flows import FlowError, line_of, read_yaml
+from bot.tables import places as town_tables
 
 # Ids are uuid5 of a name in this namespace: the same service file always gives the same rows.
 NAMESPACE = uuid.UUID("6c1d3c1e-5b0e-4f57-9a55-1f2e6d1f4a10")
@@ -120,14 +120,14 @@ def read_service(path: Path | str) -> dict[str, Any]:
     areas = [str(a).strip() for a in reader.items("area")]
     for area in areas:
         known = area.casefold() in ("connecticut", "united states") or area.casefold().endswith(" county")
-        if not known and places.by_name(area) is None:
+        if not known and town_tables().by_name(area) is None:
             raise reader.fail(f"area '{area}' is not a Connecticut town the postal data knows, a county, "
                               "'Connecticut' or 'United States'")
     address = data.get("address")
     if address is not None:
         if not isinstance(address, dict) or not address.get("street") or not address.get("town"):
             raise reader.fail("'address' needs at least a street and a town: {street: ..., town: ...}", address)
-        if places.by_name(str(address["town"])) is None:
+        if town_tables().by_name(str(address["town"])) is None:
             raise reader.fail(f"the address's town '{address['town']}' is not a Connecticut town", address)
         if not (isinstance(address.get("zip"), str) and len(address["zip"]) == 5 and address["zip"].isdigit()):
             raise reader.fail("the address needs its ZIP code, in quotes, five digits: zip: '06106' "
@@ -209,7 +209,7 @@ def compile_rows(service: Mapping[str, Any], tables: Mapping[str, list[dict]], w
                                   "description": None, **rule})
     address = service["address"]
     if address:
-        town = places.by_name(str(address["town"]))
+        town = town_tables().by_name(str(address["town"]))
         lid = make_id("location", name)
         street = f"{address['street']}, {town.name}"
         rows["location"].append({"id": lid, "location_type": "physical", "organization_id": oid, "name": street,

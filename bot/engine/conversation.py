@@ -1,7 +1,8 @@
 """The conversation engine: one text in, the next state and the replies out.
 
-`step` is pure: no Flask, no database, no clock. The caller reads the clock, persists the
-state (in the texter's cookie) and turns replies into messages.
+`step` is pure: no Flask, no database, no files, no clock. The caller reads the clock, passes
+in what was built at start (the flows, the place resolver), persists the state (in the
+texter's cookie) and turns replies into messages.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from functools import cache
 
 from rapidfuzz.distance import OSA
 
-from bot.engine import places
 from bot.engine.flows import Campaign, Flows
-from bot.engine.matching import BOUNDARY, LANGUAGES, detect_language, menu_number, read, sentence_words
+from bot.engine.matching import BOUNDARY, LANGUAGES, Reading, detect_language, menu_number, read, sentence_words
 from bot.engine.model import Guess, is_danger
+from bot.engine.places import Place, Places
 
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
@@ -91,8 +92,8 @@ def reply_for(flows: Flows, node_id: str, lang: str, lead: str = "") -> Reply:
     return Reply(node_id, lang, text, node.resources, flows.menu(menu_of, lang))
 
 
-def _placed(flows: Flows, node_id: str, lang: str, text: str, finder: Callable[[str], places.Place | None]
-            ) -> Reply | None:
+def _placed(flows: Flows, node_id: str, lang: str, text: str, places: Places,
+            finder: Callable[[str], Place | None]) -> Reply | None:
     """A node's reply for the place a text names: near a Connecticut town, or outside the
     state (national lines only); None when it names no place."""
     if places.outside(text):
@@ -220,108 +221,165 @@ def _ask(flows: Flows, offer: tuple[str, ...], lang: str) -> Reply:
                  "\n".join([*lines, flows.strings["footer"][lang]]))
 
 
-def step(state: State | None, text: str, flows: Flows, now: float) -> tuple[State | None, tuple[Reply, ...]]:
-    """Answer one text: the state to keep (None to keep nothing) and the replies to send."""
-    state = fresh(state, flows, now)
-    minute = int(now // 60)
-    text = (text or "")[:MAX_TEXT]
-    sentences = sentence_words(text)  # normalised, with BOUNDARY between sentences
+@dataclass(frozen=True)
+class Context:
+    """What `step` needs besides the flows, built once at start (`bot.tables.context`)."""
+
+    places: Places
+
+
+@dataclass(frozen=True)
+class Text:
+    """One text as the engine reads it: its words, the keyword rules' reading, its language."""
+
+    raw: str
+    tokens: tuple[str, ...]  # normalised words
+    words: tuple[str, ...]  # the same, typos corrected
+    reading: Reading
+    command: str | None
+    lang: str
+    minute: int
+    guess: Callable[[], Guess | None]  # the model's reading, made at most once and only when needed
+
+    @property
+    def distinct(self) -> int:
+        return len(set(self.words))
+
+
+def _read_text(state: State | None, raw: str, flows: Flows, now: float) -> Text:
+    sentences = sentence_words(raw)  # normalised, with BOUNDARY between sentences
     tokens = tuple(word for word in sentences if word != BOUNDARY)
     lexicon = flows.lexicon
-    command = lexicon.commands.exact(tokens)
-    if command == "optout":
-        return None, ()
+    corrected = lexicon.correct(sentences)
+    words = tuple(word for word in corrected if word != BOUNDARY)
+    command = lexicon.commands.exact(tokens) or lexicon.commands.exact(words)
+    guess = cache(lambda: flows.model.guess(raw) if flows.model is not None else None)
+    return Text(raw, tokens, words, read(corrected, lexicon, time.gmtime(now).tm_year), command,
+                _language(state, tokens, raw, flows), int(now // 60), guess)
 
-    campaign = flows.campaigns.get(" ".join(tokens)) if state is None else None
-    if campaign is not None:
-        start = State(campaign.start, campaign.lang, minute, campaign=campaign.tag)
-        return start, (reply_for(flows, campaign.start, campaign.lang),)
-    card = card_word(tokens, flows) if state is None else None
-    if card is not None:  # "luna por favor", "LUNNA", "luna i need a bed": counted under the card
-        campaign, rest = card
-        after, replies = step(None, " ".join(rest), flows, now) if rest else (None, ())
+
+def step(state: State | None, text: str, flows: Flows, context: Context, now: float
+         ) -> tuple[State | None, tuple[Reply, ...]]:
+    """Answer one text: the state to keep (None to keep nothing) and the replies to send.
+
+    Pure: the answer depends on the arguments only (`now` is seconds since the epoch).
+    """
+    state = fresh(state, flows, now)
+    raw = (text or "")[:MAX_TEXT]
+    tokens = tuple(word for word in sentence_words(raw) if word != BOUNDARY)
+    if flows.lexicon.commands.exact(tokens) == "optout":
+        return None, ()
+    if state is None:
+        opened = _opening(tokens, flows, context, now)
+        if opened is not None:
+            return opened
+    read_ = _read_text(state, raw, flows, now)
+    if read_.reading.danger is not None:
+        return _answer(state, read_, flows, read_.reading.danger, by="rules")
+    answered = _command(state, read_, flows)
+    if answered is None:
+        answered = _free_text(state, read_, flows, context)
+    return answered
+
+
+def _answer(state: State | None, text: Text, flows: Flows, node: str, by: str = "",
+            lead: str = "") -> tuple[State, tuple[Reply, ...]]:
+    """Go to a node and give its reply."""
+    return _go(state, node, text.lang, text.minute), (replace(reply_for(flows, node, text.lang, lead), by=by),)
+
+
+def _opening(tokens: tuple[str, ...], flows: Flows, context: Context, now: float
+             ) -> tuple[State | None, tuple[Reply, ...]] | None:
+    """A first text that is, or starts with, a card word: counted under the card (None if it is not)."""
+    minute = int(now // 60)
+    campaign = flows.campaigns.get(" ".join(tokens))
+    if campaign is None:
+        card = card_word(tokens, flows)
+        if card is None:
+            return None
+        campaign, rest = card  # "luna por favor", "LUNNA", "luna i need a bed"
+        after, replies = step(None, " ".join(rest), flows, context, now) if rest else (None, ())
         if after is None and rest:  # STOP after the card word
             return None, replies
         if after is not None and replies and (replies[0].node != flows.welcome or len(rest) > GREETING_WORDS):
             return replace(after, campaign=campaign.tag), replies  # a request, or words not understood (988)
-        start = State(campaign.start, campaign.lang, minute, campaign=campaign.tag)
-        return start, (reply_for(flows, campaign.start, campaign.lang),)
+    start = State(campaign.start, campaign.lang, minute, campaign=campaign.tag)
+    return start, (reply_for(flows, campaign.start, campaign.lang),)
 
-    lang = _language(state, tokens, text, flows)
-    corrected = lexicon.correct(sentences)
-    words = tuple(word for word in corrected if word != BOUNDARY)
-    reading = read(corrected, lexicon, time.gmtime(now).tm_year)
-    distinct = len(set(words))
-    # The model's reading, made at most once per text and only when needed (not for "1" or "menu").
-    guess = cache(lambda: flows.model.guess(text) if flows.model is not None else None)
-    if reading.danger is not None:
-        return _go(state, reading.danger, lang, minute), (replace(reply_for(flows, reading.danger, lang), by="rules"),)
 
-    command = command or lexicon.commands.exact(words)
+def _command(state: State | None, text: Text, flows: Flows) -> tuple[State | None, tuple[Reply, ...]] | None:
+    """FORGET, a language, MENU or 0, BACK, HELP, yes and thanks; None for any other text."""
+    command, lang = text.command, text.lang
     if command == "forget":  # everything goes but the language: a number sent next still gets Spanish
-        return State(flows.welcome, lang, minute), (reply_for(flows, "forget", lang),)
+        return State(flows.welcome, lang, text.minute), (reply_for(flows, "forget", lang),)
     if command in ("english", "spanish"):
         lang = "en" if command == "english" else "es"
         node = state.node if state is not None else flows.welcome
-        lead = flows.strings["language_set"][lang]
-        return _go(state, node, lang, minute), (reply_for(flows, node, lang, lead),)
-    if command == "menu" or tokens == ("0",):
-        home = _go(state, flows.welcome, lang, minute)
-        return replace(home, trail=()), (reply_for(flows, flows.welcome, lang),)
+        return _answer(state, replace(text, lang=lang), flows, node, lead=flows.strings["language_set"][lang])
+    if command == "menu" or text.tokens == ("0",):
+        home, replies = _answer(state, text, flows, flows.welcome)
+        return replace(home, trail=()), replies
     if command == "back":
         trail = state.trail if state is not None else ()
-        node = trail[-1] if trail else flows.welcome
-        back = replace(_go(state, node, lang, minute), trail=trail[:-1])
-        return back, (reply_for(flows, node, lang),)
+        back, replies = _answer(state, text, flows, trail[-1] if trail else flows.welcome)
+        return replace(back, trail=trail[:-1]), replies
     if command == "help":
-        return _go(state, "help", lang, minute), (reply_for(flows, "help", lang),)
+        return _answer(state, text, flows, "help")
     if command == "yes" and state is not None and state.node == flows.welcome and not state.offer \
             and "danger" in flows.nodes:  # the welcome asks "Danger?": a yes to it is answered as danger
-        return _go(state, "danger", lang, minute), (replace(reply_for(flows, "danger", lang), by="rules"),)
+        return _answer(state, text, flows, "danger", by="rules")
     if command in ("thanks", "yes") and state is not None and "thanks" in flows.strings:  # the page stays
-        here = replace(state, lang=lang, at=minute, offer=())
+        here = replace(state, lang=lang, at=text.minute, offer=())
         menu = flows.menu(state.node, lang)
         footer = flows.strings["footer"][lang]
         if footer not in menu:  # the main menu has no footer of its own: 911 all the same
             menu = f"{menu}\n{footer}"
         return here, (Reply(state.node, lang, flows.strings["thanks"][lang], (), menu),)
+    return None
 
-    danger = model_danger(guess(), flows) if distinct >= MODEL_WORDS else None
+
+def _menu_choice(state: State, text: Text, flows: Flows) -> str | None:
+    """The node a menu number picks, from the question or page the person is on."""
+    choice = menu_number(text.tokens, flows.lexicon.numbers)
+    choices = state.offer or _options(flows, state.node)
+    if not choices and state.trail:  # a page with no options: a number means the last menu shown
+        choices = _options(flows, state.trail[-1])
+    return choices[choice - 1] if choice is not None and 1 <= choice <= len(choices) else None
+
+
+def _free_text(state: State | None, text: Text, flows: Flows, context: Context
+               ) -> tuple[State | None, tuple[Reply, ...]]:
+    """Words: the model's danger reading, a menu number, a place, a topic, or "didn't get that"."""
+    lang, lexicon = text.lang, flows.lexicon
+    danger = model_danger(text.guess(), flows) if text.distinct >= MODEL_WORDS else None
     if danger is not None:  # before menu numbers and towns: "in new britain, nobody would notice if i was gone"
-        return _go(state, danger, lang, minute), (replace(reply_for(flows, danger, lang), by="model"),)
-
-    if state is not None:  # with no conversation (or after 30 minutes), a number gets the welcome
-        choice = menu_number(tokens, lexicon.numbers)
-        choices = state.offer or _options(flows, state.node)
-        if not choices and state.trail:  # a page with no options: a number means the last menu shown
-            choices = _options(flows, state.trail[-1])
-        if choice is not None and 1 <= choice <= len(choices):
-            target = choices[choice - 1]
-            return _go(state, target, lang, minute), (reply_for(flows, target, lang),)
-
+        return _answer(state, text, flows, danger, by="model")
+    target = _menu_choice(state, text, flows) if state is not None else None  # no conversation: the welcome
+    if target is not None:
+        return _answer(state, text, flows, target)
     lists = state is not None and bool(flows.nodes[state.node].resources)
-    if lists and not reading.topics:  # on a page that lists services, a town, a ZIP code or "WeHa" alone
-        placed = _placed(flows, state.node, lang, text, places.resolve)
+    if lists and not text.reading.topics:  # on a page that lists services, a town, a ZIP code or "WeHa" alone
+        placed = _placed(flows, state.node, lang, text.raw, context.places, context.places.resolve)
         if placed is not None:
-            return _go(state, state.node, lang, minute), (placed,)
-
-    choice = understand(reading.topics, guess(), distinct, flows, lang, middle=state is not None)
+            return _go(state, state.node, lang, text.minute), (placed,)
+    choice = understand(text.reading.topics, text.guess(), text.distinct, flows, lang, middle=state is not None)
     if choice.offer:
-        here = _go(state, state.node if state is not None else flows.welcome, lang, minute)
+        here = _go(state, state.node if state is not None else flows.welcome, lang, text.minute)
         return replace(here, offer=choice.offer), (replace(_ask(flows, choice.offer, lang), by=choice.by),)
     if choice.node is not None:  # a new request, with the place it names if it names one ("clinic in new britain")
-        placed = _placed(flows, choice.node, lang, text, places.find) if flows.nodes[choice.node].resources else None
-        return _go(state, choice.node, lang, minute), (replace(placed or reply_for(flows, choice.node, lang),
-                                                               by=choice.by),)
-    if lists and distinct <= PLACE_WORDS and not any(w in lexicon.known or w in lexicon.vocabulary for w in words):
+        placed = _placed(flows, choice.node, lang, text.raw, context.places, context.places.find) \
+            if flows.nodes[choice.node].resources else None
+        return _go(state, choice.node, lang, text.minute), (replace(placed or reply_for(flows, choice.node, lang),
+                                                                    by=choice.by),)
+    if lists and text.distinct <= PLACE_WORDS and not any(w in lexicon.known or w in lexicon.vocabulary
+                                                          for w in text.words):
         # "Narnia", "springfeld": maybe a place the line does not know, maybe not. It says which places it
         # knows, and "didn't get that" with 911 and 988 all the same; the page stays.
         unknown = f"{flows.nodes['fallback'].say[lang]}\n{flows.strings['place_unknown'][lang]}"
-        return _go(state, state.node, lang, minute), (replace(reply_for(flows, state.node, lang), text=unknown,
-                                                              resources=()),)
-
-    if state is None and distinct <= GREETING_WORDS:  # "hi", "who is this?"
-        return State(flows.welcome, lang, minute), (reply_for(flows, flows.welcome, lang),)
+        return _go(state, state.node, lang, text.minute), (replace(reply_for(flows, state.node, lang), text=unknown,
+                                                                   resources=()),)
+    if state is None and text.distinct <= GREETING_WORDS:  # "hi", "who is this?"
+        return State(flows.welcome, lang, text.minute), (reply_for(flows, flows.welcome, lang),)
     # Not understood: "didn't get that", 911 and 988 (a crisis said in words the line does
     # not know, "everything feels so heavy lately", still gets the crisis line), then the menu.
-    return _go(state, flows.welcome, lang, minute), (reply_for(flows, "fallback", lang),)
+    return _go(state, flows.welcome, lang, text.minute), (reply_for(flows, "fallback", lang),)

@@ -7,7 +7,7 @@ the line, the node and what is wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +17,6 @@ import yaml
 
 from bot.engine.matching import LANGUAGES, ROUTES, Lexicon, normalize
 from bot.engine.model import MODEL_FILE, TextModel
-from bot.engine.words import common_words
 from bot.errors import FlowError
 
 SPEC_VERSION = 2
@@ -398,9 +397,8 @@ def _titles(nodes: Mapping[str, Node]) -> dict[tuple[str, str], str]:
     return titles
 
 
-def load_flows(directory: Path | str) -> Flows:
-    """Read and validate every flow and keyword table under a folder; raise FlowError on any fault."""
-    directory = Path(directory)
+def _read_nodes(directory: Path) -> tuple[dict[str, Node], dict[str, Mapping[str, str]]]:
+    """Every node and string of the flow files in a folder (not the campaigns)."""
     files = sorted(p for p in directory.glob("*.yaml") if p.name != CAMPAIGNS_FILE)
     if not files:
         raise FlowError(directory, "no flow files (*.yaml) found")
@@ -421,6 +419,23 @@ def load_flows(directory: Path | str) -> Flows:
             nodes[node_id] = _node(node_id, raw, path)
         for name, texts in (document.get("strings") or {}).items():
             strings[name] = _languages(texts, path, "", f"string '{name}'", line_of(texts))
+    return nodes, strings
+
+
+def no_common_words(vocabulary: Iterable[str]) -> frozenset[str]:
+    """No list of common words: every unknown word near a keyword is taken for a typo of it."""
+    return frozenset()
+
+
+def load_flows(directory: Path | str,
+               common_words: Callable[[Iterable[str]], frozenset[str]] = no_common_words) -> Flows:
+    """Read and validate every flow and keyword table under a folder; raise FlowError on any fault.
+
+    `common_words` gives, for the keyword tables' words, the real words typo correction must
+    leave alone (`bot.tables.common_words` builds them from wordfreq).
+    """
+    directory = Path(directory)
+    nodes, strings = _read_nodes(directory)
     missing = [s for s in REQUIRED_STRINGS if s not in strings]
     if missing:
         raise FlowError(directory / "welcome.yaml", f"strings lack {', '.join(missing)}")

@@ -1,8 +1,9 @@
 """Where a texter is near: a Connecticut town name (typos welcome) or ZIP code, to a Place.
 
-Pure and offline: the town list and coordinates come from the `zipcodes` package (US Postal
-data shipped with it). Nothing here logs or keeps what it was asked; the answer is used for
-one reply and dropped.
+Pure and offline: `Places` answers from tables built from the `zipcodes` package (US Postal
+data shipped with it) by `build_tables` (run in a child process by `bot.tables.places`, which
+keeps the tables). Nothing here logs or keeps what it was asked; the answer is used for one
+reply and dropped.
 """
 
 from __future__ import annotations
@@ -14,11 +15,8 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 from rapidfuzz import fuzz, process
-
-from bot.cache import CACHE_DIR, built_once
 
 STATE = "CT"
 MAX_WORDS = 4  # the longest town name: "New Preston Marble Dale"
@@ -27,7 +25,6 @@ FUZZY_MIN_LENGTH = 5  # shorter words must match exactly ("kent" is not "cent")
 _ZIP = re.compile(r"(?<!\d)(\d{5})(?:-\d{4})?(?!\d)")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _FILLER = frozenset({"ct", "conn", "connecticut"})
-CACHE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -61,14 +58,6 @@ def _abbreviates(short: str, full: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class _Index:
-    towns: dict[str, Place]  # key of the town name -> Place
-    names: dict[str, str]  # key of any known name or shortening -> key of the town
-    by_zip: dict[str, str]  # ZIP -> key of the town
-    fuzzy_keys: dict[str, tuple[str, ...]]  # first letter -> names long enough for typo matching
-
-
 def _mean(values: Iterable[float]) -> float:
     values = list(values)
     return round(sum(values) / len(values), 4)
@@ -80,41 +69,8 @@ def _place(name: str, zips: list[dict]) -> Place:
     return Place(name, _mean(float(z["lat"]) for z in street), _mean(float(z["long"]) for z in street), county)
 
 
-@lru_cache(maxsize=1)
-def _index() -> _Index:
-    """The town tables, built once per machine and kept in the instance folder.
-
-    The postal data holds every US ZIP code (about 38 MB once loaded, for the life of the
-    process), so the Connecticut tables are built in a short-lived child process and only
-    they are kept: a worker never loads the rest.
-    """
-    import importlib.metadata
-
-    name = f"ct-places-{importlib.metadata.version('zipcodes')}-v{CACHE_FORMAT}.json"
-    try:
-        return _from_json(json.loads(built_once(name, "bot.engine.places", timeout=60)))
-    except (ValueError, KeyError, TypeError):  # a damaged cache file: build again
-        (CACHE_DIR / name).unlink(missing_ok=True)
-        return _from_json(json.loads(built_once(name, "bot.engine.places", timeout=60)))
-
-
-def _to_json(index: _Index) -> str:
-    towns = {k: [p.name, p.lat, p.lon, p.county] for k, p in index.towns.items()}
-    return json.dumps({"towns": towns, "names": index.names, "by_zip": index.by_zip})
-
-
-def _from_json(data: dict) -> _Index:
-    towns = {k: Place(name, lat, lon, county) for k, (name, lat, lon, county) in data["towns"].items()}
-    names = dict(data["names"])
-    fuzzy: dict[str, list[str]] = defaultdict(list)
-    for k in sorted(names):
-        if len(k) >= FUZZY_MIN_LENGTH:
-            fuzzy[k[0]].append(k)
-    return _Index(towns, names, dict(data["by_zip"]), {letter: tuple(keys) for letter, keys in fuzzy.items()})
-
-
-def _build() -> _Index:
-    """Build the town tables from the postal data (about 0.3 s and 38 MB)."""
+def build_tables() -> str:
+    """The town tables from the postal data, as JSON (about 0.3 s and 38 MB: run it in a child process)."""
     import zipcodes
 
     rows = [z for z in zipcodes.filter_by(state=STATE) if z.get("lat") and z.get("long")]
@@ -147,30 +103,8 @@ def _build() -> _Index:
     for alias, counter in votes.items():
         if alias not in names:
             names[alias] = max(sorted(counter), key=lambda town: counter[town])
-    return _Index(found, names, by_zip, {})
-
-
-def towns() -> list[Place]:
-    """Every Connecticut town and city the postal data knows, by name."""
-    return sorted(_index().towns.values(), key=lambda place: place.name)
-
-
-def by_name(name: str | None) -> Place | None:
-    """The Place for a town name as resolve() gives it (or any name the postal data knows)."""
-    if not name:
-        return None
-    index = _index()
-    town = index.names.get(key(name))
-    return index.towns[town] if town else None
-
-
-def _by_zip(text: str, index: _Index) -> Place | None:
-    """The town of the first Connecticut ZIP code in a text."""
-    for match in _ZIP.finditer(text):
-        town = index.by_zip.get(match.group(1))
-        if town:
-            return index.towns[town]
-    return None
+    towns = {k: [p.name, p.lat, p.lon, p.county] for k, p in found.items()}
+    return json.dumps({"towns": towns, "names": names, "by_zip": by_zip})
 
 
 def _phrases(words: list[str]) -> list[str]:
@@ -179,43 +113,6 @@ def _phrases(words: list[str]) -> list[str]:
     for size in range(min(MAX_WORDS, len(words)), 0, -1):
         runs.extend(" ".join(words[i:i + size]) for i in range(len(words) - size + 1))
     return runs
-
-
-def resolve(text: str | None) -> Place | None:
-    """The Connecticut town a text names, by ZIP code or name, typos tolerated; None if none.
-
-    >>> resolve("im near 06106").name
-    'Hartford'
-    >>> resolve("west hartfrod").name
-    'West Hartford'
-    >>> resolve("east htfd").name
-    'East Hartford'
-    >>> resolve("the moon") is None
-    True
-    """
-    if not text:
-        return None
-    index = _index()
-    text = text[:200]
-    by_zip = _by_zip(text, index)
-    if by_zip is not None:
-        return by_zip
-    words = [w for w in key(text).split() if w not in _FILLER][:30]
-    phrases = _phrases(words)
-    for phrase in phrases:
-        town = index.names.get(ALIASES.get(phrase, phrase))
-        if town:
-            return index.towns[town]
-    best: tuple[float, int, str] | None = None
-    for phrase in phrases:
-        if len(phrase) < FUZZY_MIN_LENGTH:
-            continue
-        # Typos rarely hit the first letter; looking only there keeps this fast.
-        choices = index.fuzzy_keys.get(phrase[0], ())
-        found = process.extractOne(phrase, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        if found and (best is None or (found[1], len(phrase)) > best[:2]):
-            best = (found[1], len(phrase), found[0])
-    return index.towns[index.names[best[2]]] if best else None
 
 
 # Other names people text for towns: Spanish, nicknames, shorthand the postal data lacks.
@@ -252,42 +149,6 @@ OUTSIDE = frozenset({
 })
 
 
-def find(text: str | None) -> Place | None:
-    """The Connecticut town a text that asks for something names, by ZIP code, name or
-    alias; a name that is also a word ("union") only after "in", "near", "en"...; typos only
-    right after such a word ("clinic in new britian").
-
-    >>> find("clinic in new britain").name
-    'New Britain'
-    >>> find("shelter hartford").name
-    'Hartford'
-    >>> find("i need a union job") is None
-    True
-    >>> find("testing cerca de nueva bretana").name
-    'New Britain'
-    """
-    if not text:
-        return None
-    index = _index()
-    by_zip = _by_zip(text[:200], index)
-    if by_zip is not None:
-        return by_zip
-    words = [w for w in key(text[:200]).split() if w not in _FILLER][:40]
-    for size in range(min(MAX_WORDS, len(words)), 0, -1):
-        for i in range(len(words) - size + 1):
-            phrase = " ".join(words[i:i + size])
-            town = ALIASES.get(phrase) or index.names.get(phrase)
-            after = i > 0 and words[i - 1] in BEFORE_PLACE
-            if town and (after or phrase not in AMBIGUOUS):
-                return index.towns[index.names.get(town, town)]
-    for i, word in enumerate(words[:-1]):
-        if word in BEFORE_PLACE and words[i + 1] not in ABROAD:
-            place = resolve(" ".join(words[i + 1:i + 1 + MAX_WORDS]))
-            if place is not None:
-                return place
-    return None
-
-
 def outside(text: str | None) -> bool:
     """Whether a text names a place outside Connecticut ("shelter in boston", a ZIP code of
     another state)."""
@@ -307,5 +168,118 @@ def distance_km(a: Place, lat: float, lon: float) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
-if __name__ == "__main__":  # the child process of _index(): print the tables as JSON
-    print(_to_json(_build()))
+class Places:
+    """The Connecticut towns: by name (typos, shortenings, aliases) and by ZIP code."""
+
+    def __init__(self, tables: str):
+        """From the JSON `build_tables` writes; ValueError, KeyError or TypeError if it is damaged."""
+        data = json.loads(tables)
+        self.towns = {k: Place(name, lat, lon, county) for k, (name, lat, lon, county) in data["towns"].items()}
+        self.names: dict[str, str] = dict(data["names"])  # key of any known name or shortening -> town key
+        self.by_zip: dict[str, str] = dict(data["by_zip"])
+        fuzzy: dict[str, list[str]] = defaultdict(list)
+        for k in sorted(self.names):
+            if len(k) >= FUZZY_MIN_LENGTH:
+                fuzzy[k[0]].append(k)
+        self.fuzzy_keys = {letter: tuple(keys) for letter, keys in fuzzy.items()}  # names long enough for typos
+
+    def all(self) -> list[Place]:
+        """Every Connecticut town and city the postal data knows, by name."""
+        return sorted(self.towns.values(), key=lambda place: place.name)
+
+    def by_name(self, name: str | None) -> Place | None:
+        """The Place for a town name as resolve() gives it (or any name the postal data knows)."""
+        if not name:
+            return None
+        town = self.names.get(key(name))
+        return self.towns[town] if town else None
+
+    def _by_zip(self, text: str) -> Place | None:
+        """The town of the first Connecticut ZIP code in a text."""
+        for match in _ZIP.finditer(text):
+            town = self.by_zip.get(match.group(1))
+            if town:
+                return self.towns[town]
+        return None
+
+    def resolve(self, text: str | None) -> Place | None:
+        """The Connecticut town a text names, by ZIP code or name, typos tolerated; None if none.
+
+        >>> from bot.tables import places
+        >>> CT = places()
+        >>> CT.resolve("im near 06106").name
+        'Hartford'
+        >>> CT.resolve("west hartfrod").name
+        'West Hartford'
+        >>> CT.resolve("east htfd").name
+        'East Hartford'
+        >>> CT.resolve("the moon") is None
+        True
+        """
+        if not text:
+            return None
+        text = text[:200]
+        by_zip = self._by_zip(text)
+        if by_zip is not None:
+            return by_zip
+        words = [w for w in key(text).split() if w not in _FILLER][:30]
+        phrases = _phrases(words)
+        for phrase in phrases:
+            town = self.names.get(ALIASES.get(phrase, phrase))
+            if town:
+                return self.towns[town]
+        best: tuple[float, int, str] | None = None
+        for phrase in phrases:
+            if len(phrase) < FUZZY_MIN_LENGTH:
+                continue
+            # Typos rarely hit the first letter; looking only there keeps this fast.
+            choices = self.fuzzy_keys.get(phrase[0], ())
+            found = process.extractOne(phrase, choices, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+            if found and (best is None or (found[1], len(phrase)) > best[:2]):
+                best = (found[1], len(phrase), found[0])
+        return self.towns[self.names[best[2]]] if best else None
+
+    def find(self, text: str | None) -> Place | None:
+        """The Connecticut town a text that asks for something names, by ZIP code, name or
+        alias; a name that is also a word ("union") only after "in", "near", "en"...; typos only
+        right after such a word ("clinic in new britian").
+
+        >>> from bot.tables import places
+        >>> CT = places()
+        >>> CT.find("clinic in new britain").name
+        'New Britain'
+        >>> CT.find("shelter hartford").name
+        'Hartford'
+        >>> CT.find("i need a union job") is None
+        True
+        >>> CT.find("testing cerca de nueva bretana").name
+        'New Britain'
+        """
+        if not text:
+            return None
+        by_zip = self._by_zip(text[:200])
+        if by_zip is not None:
+            return by_zip
+        words = [w for w in key(text[:200]).split() if w not in _FILLER][:40]
+        for size in range(min(MAX_WORDS, len(words)), 0, -1):
+            for i in range(len(words) - size + 1):
+                phrase = " ".join(words[i:i + size])
+                town = ALIASES.get(phrase) or self.names.get(phrase)
+                after = i > 0 and words[i - 1] in BEFORE_PLACE
+                if town and (after or phrase not in AMBIGUOUS):
+                    return self.towns[self.names.get(town, town)]
+        for i, word in enumerate(words[:-1]):
+            if word in BEFORE_PLACE and words[i + 1] not in ABROAD:
+                place = self.resolve(" ".join(words[i + 1:i + 1 + MAX_WORDS]))
+                if place is not None:
+                    return place
+        return None
+
+    @staticmethod
+    def outside(text: str | None) -> bool:
+        """Whether a text names a place outside Connecticut."""
+        return outside(text)
+
+
+if __name__ == "__main__":  # the child process of bot.tables.places(): print the tables
+    print(build_tables())

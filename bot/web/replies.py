@@ -11,6 +11,7 @@ from bot.engine import places
 from bot.engine.conversation import Reply
 from bot.engine.flows import Flows
 from bot.engine.sms import count_segments
+from bot.tables import places as town_tables
 
 MAX_BODY = 1600  # Twilio's limit for one <Message>
 MAX_MESSAGES = 10  # Twilio's limit per TwiML answer
@@ -127,7 +128,7 @@ class Renderer:
 
     def render(self, reply: Reply, now: dt.datetime | float | None = None) -> tuple[str, ...]:
         """One reply's messages: its text, what it says about places, the services it names, its menu."""
-        near = places.by_name(reply.near)
+        near = town_tables().by_name(reply.near)
         parts = [reply.text, *self.place_line(reply, near),
                  *self.resource_lines(reply.resources, reply.lang, near, now, national=reply.outside)]
         if reply.menu:  # with the last number when they fit together: a menu alone is one more text

@@ -19,11 +19,12 @@ from flask.sessions import SessionInterface
 from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
-from bot import directory, stats
+from bot import directory, stats, tables
 from bot.engine import conversation as engine
-from bot.engine import places
-from bot.engine.flows import Flows, load_flows
+from bot.engine.conversation import Context
+from bot.engine.flows import Flows
 from bot.privacy import StateCodec, keyed_hash
+from bot.tables import load_flows
 from bot.web.ratelimit import Limits
 from bot.web.replies import Renderer
 from bot.web.twilio import EMPTY_TWIML, signature_valid, twiml
@@ -44,6 +45,7 @@ class Helpline:
     """What a worker answers from: flows, directory snapshot, cookie codec, settings."""
 
     flows: Flows
+    context: Context  # what step needs besides the flows: the place resolver
     codec: StateCodec
     token: str
     local: bool
@@ -73,7 +75,7 @@ class Helpline:
     def rebuild(self) -> None:
         """Re-render against the current snapshot (at start and when the directory changes)."""
         self.renderer = Renderer(self.flows, self.directory.snapshot)
-        fallback = engine.step(None, "", self.flows, 0)[1]
+        fallback = engine.step(None, "", self.flows, self.context, 0)[1]
         self.safe_twiml = twiml(self.renderer.messages(fallback))
 
 
@@ -194,7 +196,7 @@ def sms() -> Response:
     sender = form.get("From", "")
     flows = line.flows.for_line(form.get("To", ""))
     state = line.codec.open(req.cookies.get(COOKIE))
-    state, replies = engine.step(state, form.get("Body", ""), flows, now)
+    state, replies = engine.step(state, form.get("Body", ""), flows, line.context, now)
     in_danger = any(reply.node.startswith("danger") for reply in replies)
     key = sender_key(line.limits, sender, now)
     # Danger is answered past the flood limit, but within a limit of its own: a flood of danger
@@ -259,13 +261,13 @@ def healthz() -> Any:
 def init_app(app: Flask) -> None:
     """Load flows and directory, and register the webhook; a bad flow stops startup here."""
     flows = load_flows(app.config["FLOWS_DIR"])
-    places.towns()  # read the postal data now, not while a texter waits
     cache = directory.DirectoryCache.open(app.config["DATABASE_URL"], app.config["DATA_DIR"],
                                           app.config["DIRECTORY_REFRESH_SECONDS"])
     limits = Limits(app.config["RATE_LIMIT"], app.config["RATELIMIT_STORAGE_URI"],
                     app.config.get("RATELIMIT_KEY_PREFIX") or "helpline")
     app.extensions["helpline"] = Helpline(
-        flows=flows, codec=StateCodec(app.config["SECRET_KEY"]), token=app.config["TWILIO_AUTH_TOKEN"] or "",
+        flows=flows, context=tables.context(), codec=StateCodec(app.config["SECRET_KEY"]),
+        token=app.config["TWILIO_AUTH_TOKEN"] or "",
         local=app.config["LOCAL_MODE"], directory=cache, limits=limits,
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
         timezone=app.config["TIMEZONE"], public_url=app.config["PUBLIC_URL"],

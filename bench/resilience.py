@@ -164,7 +164,7 @@ def _own_database(postgres_url: str, purpose: str):
     from sqlalchemy import text as sql
     from sqlalchemy.engine import make_url
 
-    from bot.directory import database_url
+    from bot.directory.database import database_url
 
     name = f"helpline_{purpose}_{os.getpid()}"
     admin = create_engine(database_url(postgres_url), isolation_level="AUTOCOMMIT")
@@ -307,7 +307,7 @@ def counts_under_load(postgres_url: str, seconds: float, senders: int = SENDERS,
     from sqlalchemy import create_engine
     from sqlalchemy import text as sql
 
-    from bot.directory import database_url
+    from bot.directory.database import database_url
 
     with _own_database(postgres_url, "counts") as (own, _, _):
         server, token = _server(own, workers, HELPLINE_STATS_FLUSH_SECONDS="0.2")

@@ -13,6 +13,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import ROOT
+from bot.directory.database import default_database_url
 from bot.errors import ConfigError
 
 log = logging.getLogger("bot")
@@ -42,13 +43,6 @@ def _from_env() -> dict[str, Any]:
         "STATS_FLUSH_SECONDS": float(env.get("HELPLINE_STATS_FLUSH_SECONDS", "10")),
         "TIMEZONE": ZoneInfo(env.get("HELPLINE_TIMEZONE", "America/New_York")),  # as bot.directory reads it
     }
-
-
-def default_database_url() -> str:
-    """SQLite in the instance folder: the embedded default."""
-    instance = ROOT / "instance"
-    instance.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{instance / 'helpline.db'}"
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:

@@ -15,27 +15,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from bot.directory import Base
+from bot.directory.models import DailyCount
 
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 10.0
 SMALL = 5  # counts below this are shown as "<5" to people
-
-
-class DailyCount(Base):
-    __tablename__ = "daily_count"
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    campaign: Mapped[str] = mapped_column(String(40), primary_key=True)
-    topic: Mapped[str] = mapped_column(String(40), primary_key=True)
-    language: Mapped[str] = mapped_column(String(5), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 KEYS = ("day", "campaign", "topic", "language", "channel")

@@ -60,7 +60,7 @@ def postgres_url() -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import OperationalError
 
-    from bot.directory import database_url
+    from bot.directory.database import database_url
 
     engine = create_engine(database_url(POSTGRES_URL), connect_args={"connect_timeout": 2})
     try:

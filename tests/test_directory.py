@@ -17,22 +17,12 @@ from click.testing import CliRunner
 
 from bot import ROOT
 from bot.cli.chat import Conversation
+from bot.cli.directory import directory_group
 from bot.cli.validate import every_reply
-from bot.directory import (
-    BUILT_IN,
-    Area,
-    Hours,
-    PhoneView,
-    ServiceView,
-    Snapshot,
-    load_database,
-    make_engine,
-    open_status,
-    read_data,
-    service_facts,
-    snapshot_from_data,
-)
-from bot.directory.hsds import directory_group
+from bot.directory.database import load_database, make_engine, read_data, snapshot_from_data
+from bot.directory.facts import service_facts
+from bot.directory.hours import Hours, open_status
+from bot.directory.snapshot import BUILT_IN, Area, PhoneView, ServiceView, Snapshot
 from bot.engine import places
 from bot.engine.conversation import Reply, State, reply_for, step
 from bot.engine.flows import FlowError

@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from bot import ROOT
-from bot.directory import hsds, load_database, make_engine, read_data, read_snapshot, read_tables
-from bot.directory.hsds import directory_group
+from bot.cli.directory import directory_group
+from bot.directory import hsds
+from bot.directory.database import load_database, make_engine, read_data, read_snapshot, read_tables
 from bot.engine.flows import FlowError
 
 DATA = ROOT / "data"

@@ -9,9 +9,8 @@ from sqlalchemy import inspect
 
 import bot.stats  # noqa: F401 - its table is part of the schema
 from bot import ROOT
-from bot.directory import (
+from bot.directory.database import (
     SCHEMA_HEAD,
-    Base,
     load_database,
     make_engine,
     migrate,
@@ -19,6 +18,7 @@ from bot.directory import (
     snapshot_from_data,
     upgrade_schema,
 )
+from bot.directory.models import Base
 
 
 def differences(engine) -> list:
@@ -77,7 +77,7 @@ def test_the_schema_head_constant_is_the_newest_migration():
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from bot.directory import MIGRATIONS, SCHEMA_HEAD
+    from bot.directory.database import MIGRATIONS, SCHEMA_HEAD
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

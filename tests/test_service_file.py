@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bot import ROOT
 from bot.cli import main
-from bot.directory import load_database, make_engine, read_data, read_tables, snapshot_from_data
+from bot.directory.database import load_database, make_engine, read_data, read_tables, snapshot_from_data
 from bot.directory.service_file import compile_rows, read_service
 from bot.engine.conversation import reply_for
 from bot.tables import load_flows

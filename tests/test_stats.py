@@ -160,7 +160,7 @@ def test_workers_flushing_the_same_counts_at_once_on_postgresql_never_deadlock(p
     import threading
     from collections import Counter
 
-    from bot.directory import make_engine
+    from bot.directory.database import make_engine
     from bot.stats import DailyCount, TextAnswered, add_counts
 
     engine = make_engine(postgres_url)

@@ -8,7 +8,7 @@ import pytest
 
 from bot import ROOT
 from bot.cli.validate import LOCK_SCREEN, check, every_reply, lock_screen_words
-from bot.directory import snapshot_from_data
+from bot.directory.database import snapshot_from_data
 from bot.engine.sms import count_segments
 from bot.tables import context, load_flows
 from bot.web.replies import Renderer

@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from bot import ROOT
-from bot.app import create_app, default_database_url
+from bot.app import create_app
+from bot.cli.directory import directory_group
 from bot.cli.purge import purge_twilio
-from bot.directory.hsds import directory_group
+from bot.directory.database import default_database_url
 from bot.directory.service_file import add_command
 from bot.engine.flows import FlowError
 from bot.errors import ConfigError
@@ -199,7 +200,8 @@ def stats(days: int, as_json: bool) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot import stats as counts
-    from bot.directory import TIME_ZONE, make_engine, migrate
+    from bot.directory.database import make_engine, migrate
+    from bot.directory.hours import TIME_ZONE
 
     url = os.environ.get("DATABASE_URL") or default_database_url()
     try:

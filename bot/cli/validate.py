@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.directory import snapshot_from_data
+from bot.directory.database import snapshot_from_data
 from bot.engine.conversation import Reply, reply_for
 from bot.engine.flows import Flows
 from bot.engine.matching import LANGUAGES, normalize

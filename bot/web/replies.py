@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from bot.directory import NATIONAL, OpenStatus, ServiceView, Snapshot, local_time, open_status
+from bot.directory.hours import OpenStatus, local_time, open_status
+from bot.directory.snapshot import NATIONAL, ServiceView, Snapshot
 from bot.engine import places
 from bot.engine.conversation import Reply
 from bot.engine.flows import Flows

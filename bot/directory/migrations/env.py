@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-import bot.stats  # noqa: F401 - its table belongs to the same metadata
-from bot.directory import Base, database_url
+from bot.directory.database import database_url
+from bot.directory.models import Base
 
 config = context.config
 target_metadata = Base.metadata

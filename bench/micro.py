@@ -23,7 +23,8 @@ from bot import directory
 from bot.engine import conversation as engine
 from bot.engine.conversation import State
 from bot.engine.flows import SPECIAL_NODES, Flows
-from bot.engine.matching import normalize, read
+from bot.engine.matching import read
+from bot.engine.text import normalize
 from bot.evaluate import load_cases
 from bot.tables import context, load_flows
 from bot.web.replies import Renderer

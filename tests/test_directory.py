@@ -25,7 +25,7 @@ from bot.directory.hours import Hours, open_status
 from bot.directory.snapshot import BUILT_IN, Area, PhoneView, ServiceView, Snapshot
 from bot.engine import places
 from bot.engine.conversation import Reply, State, reply_for, step
-from bot.engine.flows import FlowError
+from bot.errors import FlowError
 from bot.tables import context, load_flows
 from bot.tables import places as town_tables
 from bot.web.replies import Renderer, service_line

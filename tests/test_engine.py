@@ -6,7 +6,8 @@ import pytest
 
 from bot import ROOT, directory
 from bot.engine.conversation import EXPIRY_SECONDS, State, step
-from bot.engine.matching import read, sentence_words
+from bot.engine.matching import read
+from bot.engine.text import sentence_words
 from bot.tables import context, load_flows
 from bot.web.replies import Renderer
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot import ROOT
 from bot.app import create_app
-from bot.engine.flows import FlowError
+from bot.errors import FlowError
 from bot.tables import load_flows
 
 BROKEN = sorted((Path(__file__).parent / "flows" / "broken").glob("*.yaml"))

@@ -16,7 +16,7 @@ from bot import ROOT
 from bot.cli.directory import directory_group
 from bot.directory import hsds
 from bot.directory.database import load_database, make_engine, read_data, read_snapshot, read_tables
-from bot.engine.flows import FlowError
+from bot.errors import FlowError
 
 DATA = ROOT / "data"
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -1,6 +1,7 @@
 import pytest
 
-from bot.engine.matching import Lexicon, PhraseTable, detect_language, max_typos, menu_number, normalize
+from bot.engine.lexicon import Lexicon, PhraseTable, detect_language
+from bot.engine.text import max_typos, menu_number, normalize
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import pytest
 
 from bot import ROOT
 from bot.engine.conversation import step
-from bot.engine.flows import FlowError
 from bot.engine.model import MODEL_FILE, TextModel
+from bot.errors import FlowError
 from bot.evaluate import DEFAULT_FILES, NOW
 from bot.tables import context, load_flows
 

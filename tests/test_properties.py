@@ -13,7 +13,7 @@ from bot import ROOT
 from bot.app import create_app
 from bot.cli.chat import SMS_URL
 from bot.engine.conversation import State, step
-from bot.engine.matching import BOUNDARY, normalize, sentence_words
+from bot.engine.text import BOUNDARY, normalize, sentence_words
 from bot.tables import context, load_flows
 from bot.web.twilio import sign
 from tests.conftest import TOKEN

@@ -14,7 +14,7 @@ from bot import ROOT
 from bot.app import create_app
 from bot.cli import main
 from bot.cli.chat import Conversation
-from bot.engine.flows import FlowError
+from bot.errors import FlowError
 from bot.stats import shown
 from bot.tables import load_flows
 

@@ -9,7 +9,8 @@ import pytest
 
 from bot import ROOT, tables
 from bot.engine import words
-from bot.engine.matching import normalize, read
+from bot.engine.matching import read
+from bot.engine.text import normalize
 from bot.tables import load_flows
 
 SHIPPED = load_flows(ROOT / "flows").lexicon

@@ -15,8 +15,7 @@ from bot.cli.directory import directory_group
 from bot.cli.purge import purge_twilio
 from bot.directory.database import default_database_url
 from bot.directory.service_file import add_command
-from bot.engine.flows import FlowError
-from bot.errors import ConfigError
+from bot.errors import ConfigError, FlowError
 from bot.tables import load_flows
 
 

@@ -13,8 +13,7 @@ from bot.directory.database import default_database_url
 from bot.directory.hsds.read import merged_with, read_package
 from bot.directory.hsds.spec import TABLES, plural
 from bot.directory.hsds.write import schema_problems, write_package
-from bot.engine.flows import FlowError
-from bot.errors import ImportRefused
+from bot.errors import FlowError, ImportRefused
 
 
 def _database_url() -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 from bot.directory.database import snapshot_from_data
 from bot.engine.conversation import Reply, reply_for
 from bot.engine.flows import Flows
-from bot.engine.matching import LANGUAGES, normalize
 from bot.engine.sms import count_segments
+from bot.engine.text import LANGUAGES, normalize
 from bot.web.replies import SEGMENT_BUDGET, Renderer
 
 LOCK_SCREEN = 40  # characters a lock screen shows of a new message

@@ -22,7 +22,7 @@ from bot.directory.database import (
 from bot.directory.models import Meta
 from bot.directory.reports import warn_if_stale
 from bot.directory.snapshot import BUILT_IN, Snapshot
-from bot.engine.flows import FlowError
+from bot.errors import FlowError
 
 log = logging.getLogger(__name__)
 

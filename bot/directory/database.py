@@ -34,8 +34,7 @@ from bot.directory.facts import snapshot_of
 from bot.directory.models import HSDS_TABLES, Base, Meta, RejectedNumber
 from bot.directory.rules import apply_line_rules, digits
 from bot.directory.snapshot import Snapshot
-from bot.engine.flows import FlowError
-from bot.errors import ImportRefused
+from bot.errors import FlowError, ImportRefused
 
 log = logging.getLogger(__name__)
 

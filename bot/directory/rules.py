@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.directory import hsds
 from bot.directory.facts import FEATURE_TAXONOMY, FEATURES, RECORD_TAXONOMY, RECORDS, service_facts
 from bot.directory.hours import always_open, read_hours
-from bot.engine.flows import FlowError
+from bot.errors import FlowError
 
 
 def digits(number: str) -> str:

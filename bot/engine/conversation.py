@@ -15,9 +15,11 @@ from functools import cache
 from rapidfuzz.distance import OSA
 
 from bot.engine.flows import Campaign, Flows
-from bot.engine.matching import BOUNDARY, LANGUAGES, Reading, detect_language, menu_number, read, sentence_words
+from bot.engine.lexicon import detect_language
+from bot.engine.matching import Reading, read
 from bot.engine.model import Guess, is_danger
 from bot.engine.places import Place, Places
+from bot.engine.text import BOUNDARY, LANGUAGES, menu_number, sentence_words
 
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600

@@ -15,8 +15,10 @@ from typing import Any
 
 import yaml
 
-from bot.engine.matching import LANGUAGES, ROUTES, Lexicon, normalize
+from bot.engine.lexicon import Lexicon
+from bot.engine.matching import ROUTES
 from bot.engine.model import MODEL_FILE, TextModel
+from bot.engine.text import LANGUAGES, normalize
 from bot.errors import FlowError
 
 SPEC_VERSION = 2

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.engine.matching import normalize
+from bot.engine.text import normalize
 
 MODEL_FILE = "model.npz"
 FORMAT = 1

@@ -12,7 +12,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 
-from bot.engine.matching import LANGUAGES, Lexicon, normalize
+from bot.engine.lexicon import Lexicon
+from bot.engine.text import LANGUAGES, normalize
 
 TOP_WORDS = 50_000  # per language: everyday words and the common misspellings stay out of it
 

@@ -25,7 +25,7 @@ from bot.directory.hsds.spec import (
     Table,
     parse_value,
 )
-from bot.engine.flows import FlowError
+from bot.errors import FlowError
 
 
 def _record(table: Table, raw: Mapping[str, Any], problems: Problems, path: str, line: int | None,

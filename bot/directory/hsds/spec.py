@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bot.engine.flows import FlowError
+from bot.errors import FlowError
 
 T = TypeVar("T")
 

@@ -37,23 +37,11 @@ from bot.directory.snapshot import Snapshot
 from bot.errors import FlowError, ImportRefused
 
 log = logging.getLogger(__name__)
-
-
 DIRECTORY_FILE = hsds.PACKAGE_FILE  # what `helpline load` names as loaded
-
-
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-
-
 SCHEMA_HEAD = "0001"  # the newest revision in bot/migrations/versions (tests/test_migrations.py checks)
-
-
 MIGRATE_URL = "HELPLINE_MIGRATE_URL"
-
-
 MIGRATION_WAIT = 20.0  # seconds a worker waits for another worker's schema upgrade
-
-
 LOAD_ATTEMPTS = 5
 
 
@@ -273,11 +261,7 @@ def database_url(url: str) -> str:
 
 
 CONNECT_SECONDS = 2  # libpq's shortest connect_timeout
-
-
 STATEMENT_MS = 5000
-
-
 POOL_SECONDS = 2
 
 

@@ -15,26 +15,12 @@ from bot.tables import places as town_tables
 
 # The line's local taxonomies, attached to services through HSDS attribute rows.
 CATEGORY_TAXONOMY = "helpline-category"  # term codes are the categories flows name: hotline.crisis, ...
-
-
 FEATURE_TAXONOMY = "helpline-feature"  # what matters to a texter, shown briefly in replies
-
-
 RECORD_TAXONOMY = "helpline-record"  # the attribute's value holds the line's own record of the service
-
-
 FEATURES = ("24_7", "free", "confidential", "no_id", "walk_in", "spanish", "text_line")
-
-
 RECORDS = ("source", "note", "label_es")
-
-
 _KEYWORD = re.compile(r"^\s*keyword\s+([A-Za-z0-9]+)\b", re.IGNORECASE)  # phone.description of a text line
-
-
 NUMBER_IN_TEXT = re.compile(r"\d(?:[ ().-]*\d){4,}")  # five digits or more, however written: a phone number
-
-
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -136,8 +122,6 @@ def keyword(phone: Mapping[str, Any]) -> str | None:
 
 
 _NATION = {"united states", "usa", "us", "national", "nationwide", "united states of america"}
-
-
 _STATE = {"connecticut", "ct", "statewide", "state of connecticut"}
 
 

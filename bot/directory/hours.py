@@ -10,8 +10,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 TIME_ZONE = ZoneInfo(os.environ.get("HELPLINE_TIMEZONE", "America/New_York"))  # the line's clock
-
-
 _WEEKDAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 
 

@@ -86,17 +86,11 @@ class PhraseTable:
 
 
 STEMMER_NAMES = {"en": "english", "es": "spanish"}
-
-
 SECTIONS = ("danger", "danger_alone", "topics", "context")
-
-
 # Which sections match by stem. Spanish verb endings carry who does what to whom ("me quiere
 # matar", he wants to kill me; "me quiero matar", I want to kill myself) and when ("me pega",
 # "me pegaba"), so Spanish danger words and context match as written.
 STEMMED = {"en": frozenset(SECTIONS), "es": frozenset({"topics"})}
-
-
 VARIANTS = {"es": spanish_variants}
 
 

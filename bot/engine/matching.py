@@ -13,35 +13,15 @@ from bot.engine.text import BOUNDARY
 
 # Where context sends a text; flows.py checks that these nodes exist.
 GENERIC_DANGER = "danger"  # danger words with no more to say; any more specific danger page wins over it
-
-
 CHILD = "danger.child"  # danger, or someone taken, with a child or teen in the text
-
-
 SELF_HARM = "danger.selfharm"  # never cancelled by "years ago"
-
-
 YOUNG_HEALTH = "health.young"  # health questions from or about someone under 18
-
-
 PAST_HARM = "out.counseling"  # danger words about the past: someone to talk to
-
-
 SOLD = ("out.exit",)  # a teen telling this about themself is a child being sold, whatever else they say
-
-
 ROUTES = (GENERIC_DANGER, CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM, *SOLD)
-
-
 NEGATION_WINDOW = 1  # only the word right before a danger phrase can cancel it
-
-
 ALONE = 3  # a danger_alone phrase counts in a text of at most this many words
-
-
 MINOR_AGES = range(10, 18)
-
-
 FIRST_YEAR = 1950  # four digits from here to last year are a year, told as past
 
 
@@ -156,8 +136,6 @@ def figure_of_speech(words: tuple[str, ...], target: str, position: int, length:
 
 
 PAST_WINDOW = 8  # a past cue this close to a danger phrase puts it in the past ...
-
-
 PRESENT_WINDOW = 3  # ... unless a present cue stands this close to it
 
 

@@ -9,8 +9,6 @@ import re
 # infinitive or gerund: "me quiere matar" = "quiere matarme", "me esta siguiendo" =
 # "esta siguiendome". Each Spanish phrase is also matched in its other order.
 CLITICS = ("me", "te", "nos", "la", "lo", "le", "les", "las", "los", "se")
-
-
 # The verbs a pronoun climbs over most, for phrases that start with "quitarme", "siguiendome".
 # Only "I" verbs before an infinitive: "quitarme la vida" is "me quiero quitar la vida", but
 # "cortarme" is not "me van a cortar (la luz)".
@@ -23,8 +21,6 @@ CLIMB_GERUND = tuple(tuple(h.split()) for h in (
 
 
 _NONFINITE = re.compile(r"^[a-z]{2,}(ar|er|ir|ando|iendo|yendo)$")
-
-
 _NONFINITE_CLITIC = re.compile(r"^([a-z]{2,}(?:ar|er|ir|ando|iendo|yendo))(" + "|".join(CLITICS) + ")$")
 
 

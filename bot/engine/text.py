@@ -10,27 +10,13 @@ import unicodedata
 from collections.abc import Mapping
 
 LANGUAGES = ("en", "es")
-
-
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
-
-
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
-
-
 _REPEATS = re.compile(r"([a-z])\1{2,}")
-
-
 _DOUBLED = re.compile(r"([a-z])\1")
-
-
 # Letters dropped in speech ("killin", "cansao"), restored before the common-word check.
 SPOKEN_ENDINGS = (("in", "ing"), ("ao", "ado"), ("io", "ido"), ("ia", "ida"))
-
-
 _NUMBER_UNIT = re.compile(r"^(\d+)(?!(?:st|nd|rd|th)$)([a-z]{2,})$")  # not "8th"
-
-
 _MENU_PREFIXES = frozenset({"option", "opcion", "number", "numero", "num", "no", "press", "reply"})
 
 
@@ -50,8 +36,6 @@ def normalize(text: str) -> str:
 
 
 BOUNDARY = "."  # stands between sentences in sentence_words(): no phrase or cue reaches across it
-
-
 _SENTENCE_END = re.compile(r"[.!?;\n]+(?:\s|$)")
 
 

@@ -145,8 +145,6 @@ _CHILDREN: dict[str, dict[str, tuple[str, str]]] = {
     "contact": {"phones": ("phone", "contact_id")},
     "phone": {"languages": ("language", "phone_id")},
 }
-
-
 # child object key -> (table, field in the parent that names it)
 _PARENTS: dict[str, dict[str, tuple[str, str]]] = {
     "service": {"organization": ("organization", "organization_id"), "program": ("program", "program_id")},

@@ -13,17 +13,9 @@ from typing import Any, TypeVar
 from bot.errors import FlowError
 
 T = TypeVar("T")
-
-
 PACKAGE_FILE = "datapackage.json"
-
-
 REJECTED_FILE = "rejected.csv"  # the numbers known to be wrong: ours, outside the HSDS tables
-
-
 HSDS_VERSION = "3.0.0"
-
-
 PHONE_TYPES = ("voice", "text", "textphone", "cell", "fax", "video", "pager")  # RFC 6350, as HSDS asks
 
 
@@ -119,14 +111,8 @@ TABLES: tuple[Table, ...] = (
     _table("attribute", "attributes.csv",
            "id:uuid* link_id:uuid* taxonomy_term_id:uuid*>taxonomy_term link_type link_entity* value"),
 )
-
-
 BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
-
-
 BY_PATH: dict[str, Table] = {t.path: t for t in TABLES}
-
-
 _PLURALS = {"taxonomy": "taxonomies", "address": "addresses"}
 
 

@@ -21,7 +21,8 @@ import click
 
 from bot import directory
 from bot.directory import hsds
-from bot.engine.flows import FlowError, line_of, read_yaml
+from bot.engine.flows import FlowError
+from bot.engine.yamlfile import line_of, read_yaml
 from bot.tables import places as town_tables
 
 # Ids are uuid5 of a name in this namespace: the same service file always gives the same rows.

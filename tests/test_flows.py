@@ -75,7 +75,7 @@ def test_a_version_1_flow_is_migrated_before_it_is_validated(tmp_path):
 
 
 def test_yaml_merge_keys_still_load(tmp_path):
-    from bot.engine.flows import read_yaml
+    from bot.engine.yamlfile import read_yaml
 
     path = tmp_path / "merge.yaml"
     path.write_text("base: &base {x: 1}\nthing: {<<: *base, z: 3}\n")

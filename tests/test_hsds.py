@@ -19,11 +19,8 @@ from bot.directory.database import load_database, make_engine, read_data, read_s
 from bot.errors import FlowError
 
 DATA = ROOT / "data"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-EXAMPLE = SHARED / "hsds-example"
+EXAMPLE = Path(__file__).resolve().parent / "fixtures" / "hsds-example"  # see tests/fixtures/README.md
 SCHEMAS = EXAMPLE / "schema"
-needs_example = pytest.mark.skipif(not (EXAMPLE / "csv" / "datapackage.json").is_file(),
-                                   reason="the shared HSDS example is not beside this repository")
 
 # The four ids in the HSDS example that name records it does not have.
 DANGLING = {
@@ -45,7 +42,6 @@ def files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix in (".csv", ".json")}
 
 
-@needs_example
 def test_the_hsds_example_reads_with_its_four_dangling_references_reported_one_by_one():
     package = hsds.read_package(EXAMPLE / "csv")
     found = {(m[1], m[3], m[4]) for m in map(WARNING.search, package.warnings) if m}
@@ -57,7 +53,6 @@ def test_the_hsds_example_reads_with_its_four_dangling_references_reported_one_b
     assert any("accessibility" in note for note in package.notes), "tables it does not keep are named"
 
 
-@needs_example
 def test_helpline_directory_import_of_the_example_warns_four_times_and_loads_it(runner, tmp_path):
     result = runner.invoke(directory_group, ["import", str(EXAMPLE / "csv"), "--force"])
     assert result.exit_code == 0, result.output
@@ -70,7 +65,6 @@ def test_helpline_directory_import_of_the_example_warns_four_times_and_loads_it(
     assert tables["contact"][0]["service_at_location_id"] is None
 
 
-@needs_example
 @pytest.mark.parametrize("name", ["tabular.json", "service_full.json", "organization_full.json",
                                   "service_at_location_full.json", "service_list.json", "location.json",
                                   "taxonomy_term.json", "taxonomy_list.json"])
@@ -92,7 +86,6 @@ def test_the_hsds_json_form_reads(name):
         assert (attribute["link_entity"], attribute["link_id"]) == ("service", service["id"])
 
 
-@needs_example
 def test_the_hsds_json_example_files_the_reader_handles_match_the_hsds_schemas():
     import jsonschema
     from referencing import Registry
@@ -120,7 +113,6 @@ def test_the_shipped_directory_exports_reimports_and_reexports_unchanged(runner,
     assert files(second) == files(first)
 
 
-@pytest.mark.skipif(not SCHEMAS.is_dir(), reason="the shared HSDS schemas are not beside this repository")
 def test_the_export_passes_the_hsds_schemas_and_required_fields(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
     load_database(engine, DATA)
@@ -128,14 +120,12 @@ def test_the_export_passes_the_hsds_schemas_and_required_fields(tmp_path):
     assert hsds.schema_problems(tmp_path / "out", SCHEMAS) == []
 
 
-@pytest.mark.skipif(not SCHEMAS.is_dir(), reason="the shared HSDS schemas are not beside this repository")
 def test_export_can_check_itself_against_the_hsds_schemas(runner, tmp_path):
     result = runner.invoke(directory_group, ["export", str(tmp_path / "out"), "--schemas", str(SCHEMAS)])
     assert result.exit_code == 0, result.output
     assert "every row passes the HSDS schemas" in result.output
 
 
-@pytest.mark.skipif(not SCHEMAS.is_dir(), reason="the shared HSDS schemas are not beside this repository")
 def test_the_schema_check_finds_an_empty_required_field(tmp_path):
     shutil.copytree(DATA, tmp_path / "data")
     path = tmp_path / "data" / "organizations.csv"

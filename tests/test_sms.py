@@ -9,22 +9,18 @@ import pytest
 
 from bot.engine.sms import count_segments, is_gsm7
 
-VECTORS_PATH = (
-    Path(__file__).resolve().parents[2] / "shared" / "facts" / "sms_segment_vectors.json"
-)
+VECTORS_PATH = Path(__file__).resolve().parent / "fixtures" / "sms_segment_vectors.json"  # see fixtures/README.md
 
 
-def _load_vectors() -> list[dict | None]:
-    """The shared test vectors, or [None] (one skipped case) when the file is absent."""
-    if not VECTORS_PATH.is_file():
-        return [None]
-    return json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+def _load_vectors() -> list[dict]:
+    """The team's shared test vectors; a missing or empty file fails collection rather than skipping."""
+    vectors = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+    assert vectors, f"no test vectors in {VECTORS_PATH}"
+    return vectors
 
 
 @pytest.mark.parametrize("vector", _load_vectors())
-def test_shared_vectors(vector: dict | None) -> None:
-    if vector is None:
-        pytest.skip(f"no shared vectors at {VECTORS_PATH}")
+def test_shared_vectors(vector: dict) -> None:
     assert count_segments(vector["text"]) == (vector["encoding"], vector["segments"])
 
 

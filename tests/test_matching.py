@@ -46,7 +46,7 @@ def lexicon() -> Lexicon:
     return Lexicon.build({
         "en": {"markers": ["my", "the", "where"], "topics": {"health": ["clinic", "testing"],
                                                              "hotlines": ["hotline"]}},
-        "es": {"markers": ["mi", "donde", "la"], "topics": {"health": ["clinica", "prueba"]}},
+        "es": {"markers": ["mi", "donde", "la"], "topics": {"health": ["clinica", "prueba"]}, "letters": "ñ¿¡áíóú"},
     })
 
 

@@ -15,7 +15,7 @@ from functools import cache
 from rapidfuzz.distance import OSA
 
 from bot.engine.flows import Campaign, Flows
-from bot.engine.lexicon import detect_language
+from bot.engine.lexicon import SWITCH, detect_language
 from bot.engine.matching import Reading, read
 from bot.engine.model import Guess, is_danger
 from bot.engine.places import Place, Places
@@ -314,8 +314,8 @@ def _command(state: State | None, text: Text, flows: Flows) -> tuple[State | Non
     command, lang = text.command, text.lang
     if command == "forget":  # everything goes but the language: a number sent next still gets Spanish
         return State(flows.welcome, lang, text.minute), (reply_for(flows, "forget", lang),)
-    if command in ("english", "spanish"):
-        lang = "en" if command == "english" else "es"
+    if command is not None and command.startswith(SWITCH):  # "ESPAÑOL", "english"
+        lang = command.removeprefix(SWITCH)
         node = state.node if state is not None else flows.welcome
         return _answer(state, replace(text, lang=lang), flows, node, lead=flows.strings["language_set"][lang])
     if command == "menu" or text.tokens == ("0",):

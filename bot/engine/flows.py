@@ -12,7 +12,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bot.engine.lexicon import Lexicon
+import Stemmer
+
+from bot.engine.lexicon import GRAMMARS, SECTIONS, Lexicon
 from bot.engine.matching import ROUTES
 from bot.engine.model import MODEL_FILE, TextModel
 from bot.engine.text import LANGUAGES, normalize
@@ -29,7 +31,7 @@ REQUIRED_STRINGS = (
     "open_24_7", "open_now", "opens_today", "opens_on", "weekdays",
     "feature_free", "feature_confidential", "feature_no_id", "feature_walk_in", "feature_spanish",
 )
-COMMANDS = ("optout", "menu", "back", "help", "forget", "english", "spanish")
+COMMANDS = ("optout", "menu", "back", "help", "forget")
 MAX_OPTIONS = 9
 # A 10-digit US phone number, with the usual separators and an optional +1. The national
 # 3-digit codes (911, 988) may be written in flows: they are the same everywhere.
@@ -184,7 +186,22 @@ def _keyword_table(path: Path) -> tuple[str, dict]:
             and all(isinstance(v, list) and v and all(isinstance(w, str) for w in v) for v in others["swap"].values())):
         raise FlowError(path, "others needs 'from' and 'to' node ids and 'swap': {word: [words, ...]}",
                         line=line_of(others) if isinstance(others, Mapping) else 1)
+    _check_reading(path, document)
     return lang, document
+
+
+def _check_reading(path: Path, table: Mapping) -> None:
+    """How the matcher reads a language: a known stemmer and grammar, sections it has, switch words."""
+    stemmer, stemmed, grammar = table.get("stemmer"), table.get("stemmed") or [], table.get("grammar")
+    if stemmer is not None and stemmer not in Stemmer.algorithms():
+        raise FlowError(path, f"stemmer '{stemmer}' is not one of {', '.join(Stemmer.algorithms())}", line=1)
+    if not isinstance(stemmed, list) or not set(stemmed) <= set(SECTIONS) or (stemmed and not stemmer):
+        raise FlowError(path, f"stemmed must list sections of {', '.join(SECTIONS)}, with a stemmer", line=1)
+    if grammar is not None and grammar not in GRAMMARS:
+        raise FlowError(path, f"grammar '{grammar}' is not one of {', '.join(GRAMMARS)}", line=1)
+    switch = table.get("switch")
+    if not isinstance(switch, list) or not switch or not all(isinstance(w, str) and normalize(w) for w in switch):
+        raise FlowError(path, "switch must list the words that switch a conversation to this language", line=1)
 
 
 def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str, Node], directory: Path) -> None:

@@ -85,13 +85,11 @@ class PhraseTable:
         return targets[0] if targets else None
 
 
-STEMMER_NAMES = {"en": "english", "es": "spanish"}
 SECTIONS = ("danger", "danger_alone", "topics", "context")
-# Which sections match by stem. Spanish verb endings carry who does what to whom ("me quiere
-# matar", he wants to kill me; "me quiero matar", I want to kill myself) and when ("me pega",
-# "me pegaba"), so Spanish danger words and context match as written.
-STEMMED = {"en": frozenset(SECTIONS), "es": frozenset({"topics"})}
-VARIANTS = {"es": spanish_variants}
+# A keyword table names its language's grammar, stemmer and stemmed sections (docs/format.md);
+# the grammars are code: other word orders of a phrase written once.
+GRAMMARS: dict[str, Callable[[tuple[str, ...]], list[tuple[str, ...]]]] = {"spanish_clitics": spanish_variants}
+SWITCH = "language:"  # the command a table's `switch` words give: "language:es"
 
 
 @dataclass(frozen=True)
@@ -133,15 +131,16 @@ def told_of_others(topics: Mapping[str, list], others: Mapping) -> dict[str, lis
     return {**topics, others["to"]: [*topics.get(others["to"], ()), *told]}
 
 
-def _stemmer(lang: str) -> Callable[[list[str]], list[str]]:
-    return Stemmer.Stemmer(STEMMER_NAMES[lang]).stemWords
+def _stemmer(name: str | None) -> Callable[[list[str]], list[str]]:
+    """A PyStemmer algorithm's stemWords ("english", "spanish", "portuguese"...), or no stemming."""
+    return Stemmer.Stemmer(name).stemWords if name else list
 
 
 @dataclass(frozen=True)
 class Lexicon:
     """Every table the matcher needs, built once when the flows load."""
 
-    commands: PhraseTable  # whole-text commands, exact: optout, menu, back, help, forget, english, spanish
+    commands: PhraseTable  # whole-text commands, exact: optout, menu, back, help, forget, language:es...
     stems: Mapping[str, Stems]  # language -> danger, danger_alone, topics, context phrases by stem
     numbers: Mapping[str, int]
     markers: Mapping[str, frozenset[str]]  # language -> marker words
@@ -153,66 +152,42 @@ class Lexicon:
     outranks: Mapping[str, frozenset[str]] = field(default_factory=dict)  # node -> topics it beats when both are found
     _by_initial: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # typo targets by first letter
     known: frozenset[str] = frozenset()  # common words never taken for typos (bot/words.py): "acusaron"
+    letters: Mapping[str, str] = field(default_factory=dict)  # language -> characters only it writes ("ñ¿")
 
     @classmethod
     def build(cls, tables: Mapping[str, Mapping]) -> Lexicon:
         """Build from the keyword tables, {language: table} as read from flows/keywords/."""
         commands: dict[str, list[str]] = {}
         numbers: dict[str, int] = {}
-        markers: dict[str, frozenset[str]] = {}
-        lockscreen: set[str] = set()
         shorthand: dict[str, tuple[str, ...]] = {}
         topic_language: dict[str, set[str]] = {}
-        stems: dict[str, Stems] = {}
         vocabulary: set[str] = set()
         targets: dict[str, dict[str, None]] = {}
         outranks: dict[str, set[str]] = {}
+        lockscreen = {normalize(str(w)) + ("*" if str(w).endswith("*") else "")
+                      for table in tables.values() for w in table.get("lockscreen", ())}
         for lang, table in tables.items():
             for node, beaten in (table.get("outranks") or {}).items():
                 outranks.setdefault(node, set()).update(beaten)
-            for name, words in table.get("commands", {}).items():
+            for name, words in [*table.get("commands", {}).items(), (SWITCH + lang, table.get("switch") or [])]:
                 commands.setdefault(name, []).extend(words)
-            stem, stemmed = _stemmer(lang), STEMMED.get(lang, frozenset())
-            variants = VARIANTS.get(lang)
-            sections = {}
-            for section in SECTIONS:
-                raw = table.get(section, {}) or {}
-                if section == "topics" and table.get("others"):
-                    raw = told_of_others(raw, table["others"])
-                sections[section] = PhraseTable.build(raw, stem if section in stemmed else None, variants)
-                targets.setdefault(section, {}).update(dict.fromkeys(raw))
-                for phrases in raw.values():
-                    for phrase in phrases:
-                        words = normalize(str(phrase)).split()
-                        for variant in variants(tuple(words)) if variants else ():
-                            vocabulary.update(variant)  # "pegan" is a word, not a typo of "pagan"
-                        vocabulary.update(words)
-                        if section in ("danger", "topics"):
-                            for word in words:
-                                topic_language.setdefault(word, set()).add(lang)
-            stems[lang] = Stems(stem, sections, stemmed)
             numbers.update({normalize(str(k)): int(v) for k, v in table.get("numbers", {}).items()})
-            markers[lang] = frozenset(normalize(str(w)) for w in table.get("markers", ()))
             for short, long in (table.get("shorthand") or {}).items():
                 shorthand[normalize(str(short))] = tuple(normalize(str(long)).split())
-            for word in table.get("lockscreen", ()):
-                word = str(word)
-                lockscreen.add(normalize(word) + ("*" if word.endswith("*") else ""))
-        command_table = PhraseTable.build(commands)
+        stems = {lang: _stems(lang, table, targets, vocabulary, topic_language) for lang, table in tables.items()}
+        markers = {lang: frozenset(normalize(str(w)) for w in table.get("markers", ()))
+                   for lang, table in tables.items()}
+        command_table = PhraseTable.build({name: words for name, words in commands.items() if words})
         vocabulary |= set(numbers) | command_table.words()
         vocabulary = vocabulary.union(*markers.values(), *shorthand.values())
         return cls(
-            commands=command_table,
-            stems=stems,
-            numbers=numbers,
-            markers=markers,
+            commands=command_table, stems=stems, numbers=numbers, markers=markers,
             topic_language={w: frozenset(langs) for w, langs in topic_language.items()},
-            vocabulary=frozenset(vocabulary),
-            lockscreen=frozenset(lockscreen),
-            shorthand=shorthand,
+            vocabulary=frozenset(vocabulary), lockscreen=frozenset(lockscreen), shorthand=shorthand,
             targets={section: tuple(nodes) for section, nodes in targets.items()},
             outranks={node: frozenset(beaten) for node, beaten in outranks.items()},
             _by_initial=_by_initial(vocabulary),
+            letters={lang: str(table["letters"]) for lang, table in tables.items() if table.get("letters")},
         )
 
     @classmethod
@@ -286,6 +261,30 @@ class Lexicon:
         return word
 
 
+def _stems(lang: str, table: Mapping, targets: dict[str, dict[str, None]], vocabulary: set[str],
+           topic_language: dict[str, set[str]]) -> Stems:
+    """One language's phrase tables; adds their words to the vocabulary, their targets to
+    `targets`, and which language each danger and topic word belongs to."""
+    stem, stemmed = _stemmer(table.get("stemmer")), frozenset(table.get("stemmed") or ())
+    variants = GRAMMARS.get(table.get("grammar") or "")
+    sections = {}
+    for section in SECTIONS:
+        raw = table.get(section, {}) or {}
+        if section == "topics" and table.get("others"):
+            raw = told_of_others(raw, table["others"])
+        sections[section] = PhraseTable.build(raw, stem if section in stemmed else None, variants)
+        targets.setdefault(section, {}).update(dict.fromkeys(raw))
+        for phrase in (phrase for phrases in raw.values() for phrase in phrases):
+            words = normalize(str(phrase)).split()
+            for variant in variants(tuple(words)) if variants else ():
+                vocabulary.update(variant)  # "pegan" is a word, not a typo of "pagan"
+            vocabulary.update(words)
+            if section in ("danger", "topics"):
+                for word in words:
+                    topic_language.setdefault(word, set()).add(lang)
+    return Stems(stem, sections, stemmed)
+
+
 def _by_initial(vocabulary: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Words long enough to be typo targets, by first letter: people rarely mistype the first."""
     index: dict[str, list[str]] = {}
@@ -296,7 +295,7 @@ def _by_initial(vocabulary: Iterable[str]) -> dict[str, tuple[str, ...]]:
 
 
 def detect_language(tokens: tuple[str, ...], raw: str, lexicon: Lexicon) -> dict[str, int]:
-    """Evidence per language: marker words, words only one language's topics use, Spanish marks.
+    """Evidence per language: marker words, words only one language's topics use, letters only it writes.
 
     >>> lex = Lexicon.build({"en": {"markers": ["my"]}, "es": {"markers": ["mi"]}})
     >>> detect_language(("mi", "novio"), "mi novio", lex)
@@ -311,6 +310,7 @@ def detect_language(tokens: tuple[str, ...], raw: str, lexicon: Lexicon) -> dict
         if langs is not None and len(langs) == 1:
             (only,) = langs
             score[only] = score.get(only, 0) + 1
-    if "es" in score and any(ch in raw for ch in "ñÑ¿¡áíóúÁÍÓÚ"):
-        score["es"] += 2
+    for lang, letters in lexicon.letters.items():
+        if lang in score and any(ch in raw for ch in letters):
+            score[lang] += 2
     return score

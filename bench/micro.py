@@ -1,4 +1,5 @@
 """In-process costs per text: engine.step, matching, rendering; and how they grow 10x.
+Also what bot.privacy pays per log line and per cookie, against the libraries' constructs.
 
 The 10x flows are real files (the flows copied, plus nine renamed replicas with their own
 keywords) loaded by bot.engine.flows.load_flows. The 10x directory is built in memory from the
@@ -7,7 +8,9 @@ public snapshot (bot.directory.snapshot_from_data), so it does not depend on the
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import random
 import shutil
 import statistics
@@ -26,6 +29,7 @@ from bot.engine.flows import SPECIAL_NODES, Flows
 from bot.engine.matching import read
 from bot.engine.text import normalize
 from bot.evaluate import load_cases
+from bot.privacy import PADDED, StateCodec, derive_key, redact
 from bot.tables import context, load_flows
 from bot.web.replies import Renderer
 
@@ -295,6 +299,79 @@ def summary(per_kind: Mapping[str, float]) -> dict[str, Any]:
             "max_us": per_kind[slowest], "slowest": slowest, "per_text_us": dict(per_kind)}
 
 
+# What a log filter sees: every record, most without a number.
+LOG_LINES: tuple[tuple[str, str], ...] = (
+    ("gunicorn boot", "Booting worker with pid: 11455"),
+    ("gunicorn listening", "Listening at: http://127.0.0.1:8000 (11455)"),
+    ("access log", '127.0.0.1 - - [26/Nov/2026:10:00:00 +0000] "POST /sms HTTP/1.1" 200 245 "-" "TwilioProxy/1.1"'),
+    ("app error", "sms: OperationalError at step; answered with the safe menu"),
+    ("a number", "texter +18605557319 wrote"),
+    ("SQL parameters", "[generated in 0.00012s] ('whatsapp:+18605557319', 'en')"),
+    ("directory", "directory: 3 service(s) last confirmed more than 365 days ago: (860) 555-0100"),
+)
+COOKIE_STATE = State("health.testing", "es", MINUTE, ("welcome", "health", "health.testing", "law", "law.adults"),
+                     ("law", "health"), "CARD7")
+
+
+def _phonenumbers_redact() -> Callable[[str], str] | None:
+    """Redaction with phonenumbers.PhoneNumberMatcher (POSSIBLE, region US), or None without the package."""
+    try:
+        import phonenumbers
+    except ImportError:
+        return None
+
+    def redact_with_matcher(text: str) -> str:
+        parts, last = [], 0
+        for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.POSSIBLE):
+            start = match.start - 9 if text.endswith("whatsapp:", 0, match.start) else match.start
+            parts += [text[last:start], "[number]"]
+            last = match.end
+        return "".join([*parts, text[last:]]) if parts else text
+
+    return redact_with_matcher
+
+
+def _fernet_round_trip(secret: str) -> tuple[Callable[[State], str], Callable[[str], Any]]:
+    """seal and open as StateCodec does (same JSON, same padding), with cryptography.fernet.Fernet."""
+    from cryptography.fernet import Fernet
+
+    fernet = Fernet(base64.urlsafe_b64encode(derive_key(secret, "bench fernet")))
+
+    def seal(state: State) -> str:
+        plain = json.dumps([state.node, state.lang, state.at, state.trail, state.offer, state.campaign],
+                           separators=(",", ":")).encode()
+        return fernet.encrypt(plain.ljust(-(-len(plain) // PADDED) * PADDED)).decode()
+
+    def open_(value: str) -> Any:
+        return json.loads(fernet.decrypt(value))
+
+    return seal, open_
+
+
+def privacy_costs(repeat: int = 7, budget: float = 0.02) -> dict[str, Any]:
+    """Per log line, bot.privacy.redact against phonenumbers' matcher; per text, the sealed cookie
+    (length, seal + open) against Fernet. Each pair timed side by side in the same run."""
+    out: dict[str, Any] = {"log_lines": [f"{kind}: {line!r}" for kind, line in LOG_LINES]}
+    ours = [(kind, lambda t=line: redact(t)) for kind, line in LOG_LINES]
+    matcher = _phonenumbers_redact()
+    if matcher is None:
+        (regex_us,) = _measure(ours, repeat=repeat, budget=budget)
+        out["redact"], out["phonenumbers"] = summary(regex_us), None
+    else:
+        regex_us, matcher_us = _measure(ours, [(kind, lambda t=line: matcher(t)) for kind, line in LOG_LINES],
+                                        repeat=repeat, budget=budget)
+        out["redact"], out["phonenumbers"] = summary(regex_us), summary(matcher_us)
+        out["phonenumbers_ratio"] = out["phonenumbers"]["mean_us"] / out["redact"]["mean_us"]
+        out["phonenumbers_ratio_max"] = max(matcher_us[k] / regex_us[k] for k in regex_us)
+    codec = StateCodec("bench secret")
+    fernet_seal, fernet_open = _fernet_round_trip("bench secret")
+    codec_us, fernet_us = per_call_us([lambda: codec.open(codec.seal(COOKIE_STATE)),
+                                       lambda: fernet_open(fernet_seal(COOKIE_STATE))], repeat, budget * 2)
+    out["cookie"] = {"chars": len(codec.seal(COOKIE_STATE)), "seal_open_us": codec_us,
+                     "fernet_chars": len(fernet_seal(COOKIE_STATE)), "fernet_seal_open_us": fernet_us}
+    return out
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     """All in-process measurements, as a dict for the table and the JSON file."""
     repeat, budget = (3, 0.004) if quick else (7, 0.02)
@@ -343,5 +420,6 @@ def run(quick: bool = False) -> dict[str, Any]:
                         "features": 0 if flows.model is None else int(flows.model.keys.size),
                         "model_mb": 0 if flows.model is None else
                         (flows.model.keys.nbytes + flows.model.weights.nbytes) / 2**20}
+    results["privacy"] = privacy_costs(repeat, budget)
     results["seconds"] = time.perf_counter() - started
     return results

@@ -80,3 +80,61 @@ def test_yaml_merge_keys_still_load(tmp_path):
     path = tmp_path / "merge.yaml"
     path.write_text("base: &base {x: 1}\nthing: {<<: *base, z: 3}\n")
     assert read_yaml(path)["thing"] == {"x": 1, "z": 3}
+
+
+# What is content lives in the flows: which pages are always answered, where context sends a text.
+
+
+def edited_flows(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the shipped flows with one edit."""
+    folder = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", folder)
+    text = (folder / file).read_text(encoding="utf-8")
+    assert text.count(old) == 1, old
+    (folder / file).write_text(text.replace(old, new), encoding="utf-8")
+    return folder
+
+
+def test_the_danger_pages_are_the_ones_always_answered():
+    flows = load_flows(ROOT / "flows")
+    assert flows.always_answered == {"danger", "danger.selfharm", "danger.assault", "danger.child"}
+
+
+def test_a_page_flagged_always_answered_is_answered_past_the_flood_limit_whatever_its_name(config, tmp_path):
+    from bot.cli.chat import Conversation
+
+    folder = edited_flows(tmp_path, "hotlines.yaml", "\n  hotlines:\n", "\n  hotlines:\n    always_answered: true\n")
+    app = create_app({**config, "FLOWS_DIR": str(folder)})
+    conversation = Conversation.start(app, sender="+18605550669")
+    for _ in range(10):
+        conversation.send("hi")
+    assert conversation.send("hi") == []  # past the flood limit
+    assert conversation.send("hotline"), "the flagged page is answered"
+
+
+def test_the_rule_for_minors_is_in_the_flows(tmp_path):
+    """health.young answers every health question from or about someone under 18 because its
+    page says so; narrowed to testing, a parent asking for a doctor gets the health menu."""
+    from bot.engine.conversation import step
+    from bot.tables import context
+
+    def page(flows, text):
+        return step(None, text, flows, context(), 1_800_000_000.0)[1][0].node
+
+    shipped = load_flows(ROOT / "flows")
+    assert page(shipped, "my daughter needs a doctor") == "health.young"
+    folder = edited_flows(tmp_path, "health.yaml", "for_minors: [health]", "for_minors: [health.testing]")
+    narrowed = load_flows(folder)
+    assert page(narrowed, "my daughter needs a doctor") == "health"
+    assert page(narrowed, "where can my son get tested") == "health.young"
+
+
+@pytest.mark.parametrize(("old", "new", "problem"), [
+    ("route: child  #", "route: children  #", "route must be one of danger, child, self_harm"),
+    ("route: past_harm  #", "route: child  #", "route 'child' is also on page 'danger.child'"),
+    ("route: past_harm  #", "for_minors: [health]\n    route: past_harm  #", "only such a page"),
+])
+def test_a_route_that_cannot_work_stops_the_flows_loading(tmp_path, old, new, problem):
+    file = "out.yaml" if "past_harm" in old else "danger.yaml"
+    with pytest.raises(FlowError, match=re.escape(problem)):
+        load_flows(edited_flows(tmp_path, file, old, new))

@@ -41,7 +41,7 @@ def to_dot(flows: Flows, lang: str = "en") -> str:
     lines = ["digraph flows {", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", '
              'fillcolor="#f5f5f5", fontname="Helvetica", fontsize=10];', '  edge [fontname="Helvetica", fontsize=9];']
     for node in flows.nodes.values():
-        color = ', fillcolor="#fde2e2"' if node.id.startswith("danger") else ""
+        color = ', fillcolor="#fde2e2"' if node.always_answered else ""
         label = f'"{_escape(node.id)}\\n{_escape(_first_line(flows, node.id, lang))}"'
         lines.append(f"  {_quote(node.id)} [label={label}{color}];")
     for entry in (DANGER_ENTRY, KEYWORD_ENTRY):

@@ -327,9 +327,10 @@ def _command(state: State | None, text: Text, flows: Flows) -> tuple[State | Non
         return replace(back, trail=trail[:-1]), replies
     if command == "help":
         return _answer(state, text, flows, "help")
+    danger = flows.lexicon.routes.danger
     if command == "yes" and state is not None and state.node == flows.welcome and not state.offer \
-            and "danger" in flows.nodes:  # the welcome asks "Danger?": a yes to it is answered as danger
-        return _answer(state, text, flows, "danger", by="rules")
+            and danger is not None:  # the welcome asks "Danger?": a yes to it is answered as danger
+        return _answer(state, text, flows, danger, by="rules")
     if command in ("thanks", "yes") and state is not None and "thanks" in flows.strings:  # the page stays
         here = replace(state, lang=lang, at=text.minute, offer=())
         menu = flows.menu(state.node, lang)

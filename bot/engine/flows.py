@@ -14,8 +14,7 @@ from typing import Any
 
 import Stemmer
 
-from bot.engine.lexicon import GRAMMARS, SECTIONS, Lexicon
-from bot.engine.matching import ROUTES
+from bot.engine.lexicon import GRAMMARS, ROUTE_NAMES, SECTIONS, Lexicon, Routes
 from bot.engine.model import MODEL_FILE, TextModel
 from bot.engine.text import LANGUAGES, normalize
 from bot.engine.yamlfile import line_of, migrate, read_yaml
@@ -52,6 +51,9 @@ class Node:
     say: Mapping[str, str]
     resources: tuple[str, ...]
     options: tuple[Option, ...]
+    always_answered: bool = False  # answered past the flood limit (within a limit of its own): danger pages
+    route: str = ""  # where the keyword rules send a kind of reading (lexicon.ROUTE_NAMES); "" for none
+    for_minors: tuple[str, ...] = ()  # with route "minors": the topics (flows or pages) under-18s asking go here
 
     @property
     def topic(self) -> str:
@@ -89,6 +91,11 @@ class Flows:
     lines: Mapping[str, Line] = field(default_factory=dict)  # the line's number -> its settings
     welcome: str = "welcome"  # this line's main menu
     model: TextModel | None = None  # the learned reading beside the keyword tables (flows/model.npz), if any
+
+    @cached_property
+    def always_answered(self) -> frozenset[str]:
+        """The pages answered past the flood limit (`always_answered: true`)."""
+        return frozenset(node.id for node in self.nodes.values() if node.always_answered)
 
     def menu(self, node: str, lang: str) -> str:
         """The numbered options (and footer) shown under a node's text."""
@@ -134,7 +141,7 @@ def _node(node_id: str, raw: Any, path: Path) -> Node:
     line = line_of(raw)
     if not isinstance(raw, Mapping):
         raise FlowError(path, "must be a mapping with 'say'", node=node_id)
-    unknown = set(raw) - {"say", "resources", "options"}
+    unknown = set(raw) - {"say", "resources", "options", "always_answered", "route", "for_minors"}
     if unknown:
         raise FlowError(path, f"unknown field(s): {', '.join(sorted(unknown))}", line=line, node=node_id)
     say = _languages(raw.get("say"), path, node_id, "say", line)
@@ -152,7 +159,32 @@ def _node(node_id: str, raw: Any, path: Path) -> Node:
             raise FlowError(path, f"option {number} needs a 'goto' node id", line=line, node=node_id)
         label = _languages(option.get("label"), path, node_id, f"option {number} label", line_of(option))
         options.append(Option(option["goto"], label))
-    return Node(node_id, str(path), line, say, tuple(resources), tuple(options))
+    always, route, for_minors = raw.get("always_answered", False), raw.get("route", ""), raw.get("for_minors", [])
+    if not isinstance(always, bool):
+        raise FlowError(path, "always_answered must be true or false", line=line, node=node_id)
+    if route not in ("", *ROUTE_NAMES):
+        raise FlowError(path, f"route must be one of {', '.join(ROUTE_NAMES)}", line=line, node=node_id)
+    if not isinstance(for_minors, list) or not all(isinstance(t, str) for t in for_minors) \
+            or bool(for_minors) != (route == "minors"):
+        raise FlowError(path, "a page with route 'minors' lists the topics it answers for under-18s in for_minors "
+                        "(and only such a page)", line=line, node=node_id)
+    return Node(node_id, str(path), line, say, tuple(resources), tuple(options), always, route, tuple(for_minors))
+
+
+def _routes(nodes: Mapping[str, Node], directory: Path) -> Routes:
+    """The routes the pages carry; each but `sold` on one page at most."""
+    named: dict[str, list[Node]] = {}
+    for node in nodes.values():
+        if node.route:
+            named.setdefault(node.route, []).append(node)
+    for route, pages in named.items():
+        if len(pages) > 1 and route != "sold":
+            raise FlowError(pages[1].path, f"route '{route}' is also on page '{pages[0].id}'", line=pages[1].line,
+                            node=pages[1].id)
+    one = {route: pages[0].id for route, pages in named.items()}
+    minors = {topic: one["minors"] for topic in nodes[one["minors"]].for_minors} if "minors" in one else {}
+    return Routes(one.get("danger"), one.get("child"), one.get("self_harm"), one.get("past_harm"),
+                  tuple(node.id for node in named.get("sold", ())), minors)
 
 
 def _keyword_table(path: Path) -> tuple[str, dict]:
@@ -234,9 +266,6 @@ def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str,
     missing = [lang for lang in LANGUAGES if lang not in tables]
     if missing:
         raise FlowError(directory / "keywords", f"no keyword table for {', '.join(missing)}")
-    for route in ROUTES:
-        if route not in nodes:
-            raise FlowError(directory, f"the matcher sends texts to node '{route}', which does not exist")
 
 
 def _check_graph(nodes: Mapping[str, Node], directory: Path, roots: tuple[str, ...] = ("welcome",)) -> None:
@@ -367,7 +396,7 @@ def load_flows(directory: Path | str,
         tables[lang] = (path, table)
     _check_keywords(tables, nodes, directory)
     lexicon = Lexicon.build({lang: table for lang, (_, table) in tables.items()})
-    lexicon = replace(lexicon, known=common_words(lexicon.vocabulary))
+    lexicon = replace(lexicon, known=common_words(lexicon.vocabulary), routes=_routes(nodes, directory))
     for key, campaign in campaigns.items():
         words = tuple(key.split())
         if lexicon.commands.exact(words) or lexicon.hits_at("danger", words) or lexicon.hits_at("danger_alone", words):

@@ -93,6 +93,29 @@ SWITCH = "language:"  # the command a table's `switch` words give: "language:es"
 
 
 @dataclass(frozen=True)
+class Routes:
+    """Where context sends a text: the pages that carry a `route:` in the flows (docs/format.md).
+
+    A route no page names is off: with no `child` page, a teen's danger stays on its own page.
+    """
+
+    danger: str | None = None  # danger words with no more to say; any more specific danger page wins over it
+    child: str | None = None  # danger, or someone taken, with a child or teen in the text
+    self_harm: str | None = None  # never cancelled by "years ago"
+    past_harm: str | None = None  # danger words about the past: someone to talk to
+    sold: tuple[str, ...] = ()  # a teen telling this about themself is a child being sold, whatever else they say
+    minors: Mapping[str, str] = field(default_factory=dict)  # a topic (flow or page) -> its page for under-18s
+
+    def for_minor(self, target: str) -> str:
+        """The page a topic's text goes to when it is from or about someone under 18."""
+        flow = target.split(".", 1)[0]
+        return self.minors.get(target) or self.minors.get(flow) or target
+
+
+ROUTE_NAMES = ("danger", "child", "self_harm", "past_harm", "sold", "minors")  # the routes a page may carry
+
+
+@dataclass(frozen=True)
 class Stems:
     """One language's phrase tables, indexed by word stems ("following" finds "follow me")."""
 
@@ -153,6 +176,7 @@ class Lexicon:
     _by_initial: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # typo targets by first letter
     known: frozenset[str] = frozenset()  # common words never taken for typos (bot/words.py): "acusaron"
     letters: Mapping[str, str] = field(default_factory=dict)  # language -> characters only it writes ("ñ¿")
+    routes: Routes = Routes()  # where context sends a text (the pages with a route: in the flows)
 
     @classmethod
     def build(cls, tables: Mapping[str, Mapping]) -> Lexicon:

@@ -8,17 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.engine.lexicon import Lexicon
+from bot.engine.lexicon import Lexicon, Routes
 from bot.engine.text import BOUNDARY
 
-# Where context sends a text; flows.py checks that these nodes exist.
-GENERIC_DANGER = "danger"  # danger words with no more to say; any more specific danger page wins over it
-CHILD = "danger.child"  # danger, or someone taken, with a child or teen in the text
-SELF_HARM = "danger.selfharm"  # never cancelled by "years ago"
-YOUNG_HEALTH = "health.young"  # health questions from or about someone under 18
-PAST_HARM = "out.counseling"  # danger words about the past: someone to talk to
-SOLD = ("out.exit",)  # a teen telling this about themself is a child being sold, whatever else they say
-ROUTES = (GENERIC_DANGER, CHILD, SELF_HARM, YOUNG_HEALTH, PAST_HARM, *SOLD)
 NEGATION_WINDOW = 1  # only the word right before a danger phrase can cancel it
 ALONE = 3  # a danger_alone phrase counts in a text of at most this many words
 MINOR_AGES = range(10, 18)
@@ -109,7 +101,7 @@ def negated(words: tuple[str, ...], position: int, cues: dict[str, list[int]]) -
 
 
 def figure_of_speech(words: tuple[str, ...], target: str, position: int, length: int,
-                     cues: dict[str, list[int]]) -> bool:
+                     cues: dict[str, list[int]], routes: Routes) -> bool:
     """Danger words used as a figure of speech, not danger.
 
     A `figure` right after them ("me quiero morir de la verguenza"); a `threat` made by
@@ -124,7 +116,7 @@ def figure_of_speech(words: tuple[str, ...], target: str, position: int, length:
     threat = any(p in cues.get("threat", ()) for p in range(position, position + length))
     if threat and _before(position, cues) in cues.get("figurative", ()):  # "el casero me va a matar"
         return True
-    if target == SELF_HARM:
+    if target == routes.self_harm:
         return False
     if asked(cues):
         return True
@@ -132,7 +124,7 @@ def figure_of_speech(words: tuple[str, ...], target: str, position: int, length:
     def in_sentence(kind: str) -> bool:
         return any(BOUNDARY not in words[min(p, position):max(p, position + length)] for p in cues.get(kind, ()))
 
-    return target == GENERIC_DANGER and in_sentence("joke") and not in_sentence("present")
+    return target == routes.danger and in_sentence("joke") and not in_sentence("present")
 
 
 PAST_WINDOW = 8  # a past cue this close to a danger phrase puts it in the past ...
@@ -155,49 +147,20 @@ def in_the_past(words: tuple[str, ...], position: int, length: int, cues: dict[s
 
 def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> Reading:
     """Danger, then topics, for a normalised and typo-corrected text (written in `year`)."""
+    routes = lexicon.routes
     stemmed = lexicon.stem_all(words)
     cues = _context(words, lexicon, stemmed, year)
     minor = mentions_minor(words, cues)
-    danger = None
-    found = lexicon.hits_at("danger", words, stemmed)
-    if len(set(words)) <= ALONE:  # "911", "911 911 911 911"
-        found += lexicon.hits_at("danger_alone", words, stemmed)
-    negated_spans = [range(p, p + n) for target, n, p in found
-                     if negated(words, p, cues) or figure_of_speech(words, target, p, n, cues)]
-    found = [hit for hit in found if not any(hit[2] in span for span in negated_spans)]
-    covered = {p for _, n, start in found for p in range(start, start + n)}
-    safe_from = min((p for p in cues.get("safe_now", ()) if p not in covered), default=None)
-    hits, past_harm = [], False
-    for target, length, position in found:
-        # "i was in danger before but im ok now": said safe after the danger words
-        recovered = safe_from is not None and position < safe_from
-        past = in_the_past(words, position, length, cues)
-        if target == SELF_HARM and not (past and recovered):  # "i used to ... but im better now"
-            hits.append((target, length))
-        elif past or recovered:
-            past_harm = True
-        else:
-            hits.append((target, length))
-    if hits:
-        danger = max(hits, key=lambda hit: (hit[1], hit[0] == SELF_HARM))[0]
-        specific = [hit for hit in hits if hit[0] not in (GENERIC_DANGER, SELF_HARM)]
-        if danger == GENERIC_DANGER and specific:  # "he forced me, im bleeding": the assault page (it says 911 too)
-            danger = max(specific, key=lambda hit: hit[1])[0]
-        if danger != SELF_HARM and teen_self(words, cues):  # "im 15 and he wont let me go"
-            danger = CHILD
+    hits, past_harm = _danger_hits(words, lexicon, stemmed, cues)
+    danger = _danger_page(hits, words, cues, routes)
     scores: dict[str, int] = {}
     for target, length, _ in lexicon.hits_at("topics", words, stemmed):
-        if minor and target.startswith(YOUNG_HEALTH.split(".")[0]):
-            target = YOUNG_HEALTH
+        target = routes.for_minor(target) if minor else target
         scores[target] = scores.get(target, 0) + length
-    if past_harm and not scores:
-        scores[PAST_HARM] = 1
-    # "a 14 yr old girl with grown men" is told; "how do i know if my son is being groomed" is asked
-    if danger in (None, GENERIC_DANGER) and minor and "taken" in cues and not asked(cues):
-        danger = CHILD
-    if danger is None and ("taken" in cues or any(node in scores for node in SOLD)) \
-            and teen_self(words, cues):  # "im 15 and he says i owe him", "im 16 and my bf makes me see men"
-        danger = CHILD
+    if past_harm and not scores and routes.past_harm:
+        scores[routes.past_harm] = 1
+    if routes.child and _child_told(danger, minor, scores, words, cues, routes):
+        danger = routes.child
     ranked = sorted(scores.items(), key=lambda item: (-item[1], -item[0].count("."), item[0]))
     if ranked:  # "can my charges be erased? he made me do it": the request beats its background
         top, best = ranked[0]
@@ -206,3 +169,53 @@ def read(words: tuple[str, ...], lexicon: Lexicon, year: int | None = None) -> R
                 ranked.insert(0, (ranked.pop(i)[0], best + 1))
                 break
     return Reading(danger, tuple(ranked))
+
+
+def _danger_hits(words: tuple[str, ...], lexicon: Lexicon, stemmed: Mapping[str, tuple[str, ...]],
+                 cues: dict[str, list[int]]) -> tuple[list[tuple[str, int]], bool]:
+    """(page, length) of the danger phrases told as now, and whether some were told as past."""
+    routes = lexicon.routes
+    found = lexicon.hits_at("danger", words, stemmed)
+    if len(set(words)) <= ALONE:  # "911", "911 911 911 911"
+        found += lexicon.hits_at("danger_alone", words, stemmed)
+    negated_spans = [range(p, p + n) for target, n, p in found
+                     if negated(words, p, cues) or figure_of_speech(words, target, p, n, cues, routes)]
+    found = [hit for hit in found if not any(hit[2] in span for span in negated_spans)]
+    covered = {p for _, n, start in found for p in range(start, start + n)}
+    safe_from = min((p for p in cues.get("safe_now", ()) if p not in covered), default=None)
+    hits, past_harm = [], False
+    for target, length, position in found:
+        # "i was in danger before but im ok now": said safe after the danger words
+        recovered = safe_from is not None and position < safe_from
+        past = in_the_past(words, position, length, cues)
+        if target == routes.self_harm and not (past and recovered):  # "i used to ... but im better now"
+            hits.append((target, length))
+        elif past or recovered:
+            past_harm = True
+        else:
+            hits.append((target, length))
+    return hits, past_harm
+
+
+def _danger_page(hits: list[tuple[str, int]], words: tuple[str, ...], cues: dict[str, list[int]],
+                 routes: Routes) -> str | None:
+    """The page for the danger phrases found: the longest, the specific over the generic one."""
+    if not hits:
+        return None
+    danger = max(hits, key=lambda hit: (hit[1], hit[0] == routes.self_harm))[0]
+    specific = [hit for hit in hits if hit[0] not in (routes.danger, routes.self_harm)]
+    if danger == routes.danger and specific:  # "he forced me, im bleeding": the assault page (it says 911 too)
+        danger = max(specific, key=lambda hit: hit[1])[0]
+    if danger != routes.self_harm and routes.child and teen_self(words, cues):  # "im 15 and he wont let me go"
+        danger = routes.child
+    return danger
+
+
+def _child_told(danger: str | None, minor: bool, scores: Mapping[str, int], words: tuple[str, ...],
+                cues: dict[str, list[int]], routes: Routes) -> bool:
+    """A child in danger told without danger words: someone young taken, or a teen being sold."""
+    # "a 14 yr old girl with grown men" is told; "how do i know if my son is being groomed" is asked
+    if danger in (None, routes.danger) and minor and "taken" in cues and not asked(cues):
+        return True
+    return danger is None and ("taken" in cues or any(node in scores for node in routes.sold)) \
+        and teen_self(words, cues)  # "im 15 and he says i owe him", "im 16 and my bf makes me see men"

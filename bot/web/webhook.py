@@ -197,7 +197,7 @@ def sms() -> Response:
     flows = line.flows.for_line(form.get("To", ""))
     state = line.codec.open(req.cookies.get(COOKIE))
     state, replies = engine.step(state, form.get("Body", ""), flows, line.context, now)
-    in_danger = any(reply.node.startswith("danger") for reply in replies)
+    in_danger = any(reply.node in flows.always_answered for reply in replies)
     key = sender_key(line.limits, sender, now)
     # Danger is answered past the flood limit, but within a limit of its own: a flood of danger
     # words from one number must not cost unlimited outbound texts.

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bot.directory import hsds
-from bot.directory.facts import FEATURE_TAXONOMY, FEATURES, RECORD_TAXONOMY, RECORDS, service_facts
+from bot.directory.facts import FEATURE_TAXONOMY, FEATURES, RECORD_TAXONOMY, RECORDS, ServiceFacts, service_facts
 from bot.directory.hours import always_open, read_hours
 from bot.errors import FlowError
 
@@ -40,24 +40,10 @@ def apply_line_rules(package: hsds.Package, rejected: Sequence[hsds.Rejected], *
 
 
 def _strict_rules(package: hsds.Package) -> None:
-    def fail(record: hsds.Record, problem: str) -> None:
-        raise FlowError(record.path, problem, line=record.line)
-
-    for records in package.tables.values():
-        for record in records:
-            if not hsds.is_uuid(record.id):
-                fail(record, f"{record.table} id '{record.id}' is not a UUID; make one with "
-                             "python3 -c 'import uuid; print(uuid.uuid4())'")
-    for record in package.tables["phone"]:
-        if record.values.get("type") not in hsds.PHONE_TYPES:
-            fail(record, f"phone type '{record.values.get('type')}'; use one of {', '.join(hsds.PHONE_TYPES)}")
-    taxonomy = {r.id: r.values["name"] for r in package.tables["taxonomy"]}
-    for record in package.tables["taxonomy_term"]:
-        name, code = taxonomy.get(record.values.get("taxonomy_id")), record.values.get("code")
-        if name == FEATURE_TAXONOMY and code not in FEATURES:
-            fail(record, f"feature '{code}' is not one the line can show; use one of {', '.join(FEATURES)}")
-        if name == RECORD_TAXONOMY and code not in RECORDS:
-            fail(record, f"record term '{code}' is not one the line keeps; use one of {', '.join(RECORDS)}")
+    """Refuse, at the first problem, what data/ may not hold (the checks run in this order)."""
+    _check_ids(package)
+    _check_phone_types(package)
+    _check_terms(package)
     records = {r.id: r for r in package.tables["service"]}
     schedule_records = {id(r.values): r for r in package.tables["schedule"]}
     for facts in service_facts({name: package.rows(name) for name in package.tables}):
@@ -65,26 +51,68 @@ def _strict_rules(package: hsds.Package) -> None:
         what = f"service '{facts.row['name']}'"
         if facts.row["status"] != "active":
             continue
-        if not facts.row.get("assured_date"):
-            fail(record, f"{what} is active but has no assured_date: only services a person has confirmed "
-                         "are active (make it inactive, with a note, until someone does)")
-        if not facts.record.get("source"):
-            fail(record, f"{what} is active and assured but names no source (a helpline-record 'source' attribute)")
-        if not facts.row.get("alternate_name") or not facts.record.get("label_es"):
-            fail(record, f"{what} needs a short neutral label in English (alternate_name) and Spanish "
-                         "(a helpline-record 'label_es' attribute)")
-        problem = facts.label_problem()
-        if problem:
-            fail(record, f"{what}: {problem}")
-        if not facts.phones:
-            fail(record, f"{what} is active and assured but has no phone")
-        if not facts.areas:
-            fail(record, f"{what} has no service area (a town, 'Connecticut' or 'United States')")
-        for schedule in facts.schedules:
-            if read_hours(schedule) is None:
-                fail(schedule_records[id(schedule)], f"the schedule of {what} is not a weekly rule the line "
-                     "reads: give freq WEEKLY, byday (MO,TU,...), opens_at and closes_at")
-        if ("24_7" in facts.features) != always_open(h for h in map(read_hours, facts.schedules) if h):
-            fail(record, f"{what}: the 24_7 feature and a schedule open every day 00:00-23:59 go together")
-        if "text_line" in facts.features and not any(p.get("type") == "text" for p in facts.phones):
-            fail(record, f"{what} has the text_line feature but no phone of type text")
+        _check_confirmed(record, facts, what)
+        _check_reachable(record, facts, what, schedule_records)
+
+
+def _fail(record: hsds.Record, problem: str) -> None:
+    raise FlowError(record.path, problem, line=record.line)
+
+
+def _check_ids(package: hsds.Package) -> None:
+    """Refuse any id that is not a UUID."""
+    for records in package.tables.values():
+        for record in records:
+            if not hsds.is_uuid(record.id):
+                _fail(record, f"{record.table} id '{record.id}' is not a UUID; make one with "
+                              "python3 -c 'import uuid; print(uuid.uuid4())'")
+
+
+def _check_phone_types(package: hsds.Package) -> None:
+    """Refuse a phone type HSDS does not have."""
+    for record in package.tables["phone"]:
+        if record.values.get("type") not in hsds.PHONE_TYPES:
+            _fail(record, f"phone type '{record.values.get('type')}'; use one of {', '.join(hsds.PHONE_TYPES)}")
+
+
+def _check_terms(package: hsds.Package) -> None:
+    """Refuse a feature or record term the line does not use."""
+    taxonomy = {r.id: r.values["name"] for r in package.tables["taxonomy"]}
+    for record in package.tables["taxonomy_term"]:
+        name, code = taxonomy.get(record.values.get("taxonomy_id")), record.values.get("code")
+        if name == FEATURE_TAXONOMY and code not in FEATURES:
+            _fail(record, f"feature '{code}' is not one the line can show; use one of {', '.join(FEATURES)}")
+        if name == RECORD_TAXONOMY and code not in RECORDS:
+            _fail(record, f"record term '{code}' is not one the line keeps; use one of {', '.join(RECORDS)}")
+
+
+def _check_confirmed(record: hsds.Record, facts: ServiceFacts, what: str) -> None:
+    """Refuse an active service no person has confirmed, or without its source and labels."""
+    if not facts.row.get("assured_date"):
+        _fail(record, f"{what} is active but has no assured_date: only services a person has confirmed "
+                      "are active (make it inactive, with a note, until someone does)")
+    if not facts.record.get("source"):
+        _fail(record, f"{what} is active and assured but names no source (a helpline-record 'source' attribute)")
+    if not facts.row.get("alternate_name") or not facts.record.get("label_es"):
+        _fail(record, f"{what} needs a short neutral label in English (alternate_name) and Spanish "
+                      "(a helpline-record 'label_es' attribute)")
+    problem = facts.label_problem()
+    if problem:
+        _fail(record, f"{what}: {problem}")
+
+
+def _check_reachable(record: hsds.Record, facts: ServiceFacts, what: str,
+                     schedule_records: Mapping[int, hsds.Record]) -> None:
+    """Refuse an active service without a phone, an area, readable hours, or features that match them."""
+    if not facts.phones:
+        _fail(record, f"{what} is active and assured but has no phone")
+    if not facts.areas:
+        _fail(record, f"{what} has no service area (a town, 'Connecticut' or 'United States')")
+    for schedule in facts.schedules:
+        if read_hours(schedule) is None:
+            _fail(schedule_records[id(schedule)], f"the schedule of {what} is not a weekly rule the line "
+                  "reads: give freq WEEKLY, byday (MO,TU,...), opens_at and closes_at")
+    if ("24_7" in facts.features) != always_open(h for h in map(read_hours, facts.schedules) if h):
+        _fail(record, f"{what}: the 24_7 feature and a schedule open every day 00:00-23:59 go together")
+    if "text_line" in facts.features and not any(p.get("type") == "text" for p in facts.phones):
+        _fail(record, f"{what} has the text_line feature but no phone of type text")

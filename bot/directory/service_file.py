@@ -88,26 +88,54 @@ def read_service(path: Path | str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FlowError(path, "should be a set of fields like 'name: ...', one per line (see docs/directory.md)")
     reader = _Reader(path, data)
-    unknown = sorted(set(data) - set(FIELDS))
-    if unknown:
-        raise reader.fail(f"unknown field '{unknown[0]}'; the fields are: {', '.join(FIELDS)}")
-    for key in REQUIRED:
-        if not data.get(key):
-            raise reader.fail(f"'{key}' is missing: {FIELDS[key]}")
+    _check_fields(reader)
     label = data["label"]
-    if not isinstance(label, dict) or not label.get("en") or not label.get("es"):
-        raise reader.fail("'label' needs both languages: {en: ..., es: ...}", label)
     status = reader.text("status", required=True)
     if status not in STATUSES:
         raise reader.fail(f"'status' is '{status}'; it should be one of: {', '.join(STATUSES)}")
-    assured = data.get("assured_date")
+    assured = _assured_date(reader)
+    if status == "active" and not data.get("phones"):
+        raise reader.fail("an active service needs 'phones': " + FIELDS["phones"])
+    phones = _phones(reader)
+    areas = _areas(reader)
+    address = _address(reader)
+    hours = _hours(reader)
+    return {
+        "name": reader.text("name", True), "organization": reader.text("organization", True),
+        "about": reader.text("about"), "label": {"en": str(label["en"]).strip(), "es": str(label["es"]).strip()},
+        "status": status, "assured_date": assured, "source": reader.text("source"), "note": reader.text("note"),
+        "categories": [str(c).strip() for c in reader.items("categories")],
+        "features": [_feature(f) for f in reader.items("features")],
+        "phones": phones, "area": areas, "address": address, "hours": hours,
+    }
+
+
+def _check_fields(reader: _Reader) -> None:
+    """Refuses an unknown field, a missing required one, or a label without both languages."""
+    unknown = sorted(set(reader.data) - set(FIELDS))
+    if unknown:
+        raise reader.fail(f"unknown field '{unknown[0]}'; the fields are: {', '.join(FIELDS)}")
+    for key in REQUIRED:
+        if not reader.data.get(key):
+            raise reader.fail(f"'{key}' is missing: {FIELDS[key]}")
+    label = reader.data["label"]
+    if not isinstance(label, dict) or not label.get("en") or not label.get("es"):
+        raise reader.fail("'label' needs both languages: {en: ..., es: ...}", label)
+
+
+def _assured_date(reader: _Reader) -> Any:
+    """The assured_date as a date (None if not given)."""
+    assured = reader.data.get("assured_date")
     if assured is not None and not isinstance(assured, dt.date):
         try:
             assured = dt.date.fromisoformat(str(assured))
         except ValueError:
             raise reader.fail(f"'assured_date' is '{assured}'; write it as YYYY-MM-DD") from None
-    if status == "active" and not data.get("phones"):
-        raise reader.fail("an active service needs 'phones': " + FIELDS["phones"])
+    return assured
+
+
+def _phones(reader: _Reader) -> list[dict[str, Any]]:
+    """The phones as HSDS phone fields: number, type and description (the keyword, if any)."""
     phones = []
     for phone in reader.items("phones"):
         if not isinstance(phone, dict) or not phone.get("number"):
@@ -118,13 +146,23 @@ def read_service(path: Path | str) -> dict[str, Any]:
         keyword = str(phone.get("keyword") or "").strip()
         phones.append({"number": str(phone["number"]).strip(), "type": kind,
                        "description": f"keyword {keyword}" if keyword else None})
+    return phones
+
+
+def _areas(reader: _Reader) -> list[str]:
+    """The areas served, each a town, a county, 'Connecticut' or 'United States'."""
     areas = [str(a).strip() for a in reader.items("area")]
     for area in areas:
         known = area.casefold() in ("connecticut", "united states") or area.casefold().endswith(" county")
         if not known and town_tables().by_name(area) is None:
             raise reader.fail(f"area '{area}' is not a Connecticut town the postal data knows, a county, "
                               "'Connecticut' or 'United States'")
-    address = data.get("address")
+    return areas
+
+
+def _address(reader: _Reader) -> Any:
+    """The address as written (None if not given), once it has a street, a known town and a ZIP code."""
+    address = reader.data.get("address")
     if address is not None:
         if not isinstance(address, dict) or not address.get("street") or not address.get("town"):
             raise reader.fail("'address' needs at least a street and a town: {street: ..., town: ...}", address)
@@ -133,6 +171,11 @@ def read_service(path: Path | str) -> dict[str, Any]:
         if not (isinstance(address.get("zip"), str) and len(address["zip"]) == 5 and address["zip"].isdigit()):
             raise reader.fail("the address needs its ZIP code, in quotes, five digits: zip: '06106' "
                               "(leave the address out if the ZIP code is not known)", address)
+    return address
+
+
+def _hours(reader: _Reader) -> list[dict[str, str]]:
+    """The hours rules as HSDS schedule fields: byday, opens_at and closes_at."""
     hours = []
     for rule in reader.items("hours"):
         if not isinstance(rule, dict) or not rule.get("days") or not rule.get("opens") or not rule.get("closes"):
@@ -142,14 +185,7 @@ def read_service(path: Path | str) -> dict[str, Any]:
             raise reader.fail(f"days '{rule['days']}' should be among {','.join(DAYS)}", rule)
         hours.append({"byday": ",".join(days), "opens_at": _time(rule["opens"], reader, rule),
                       "closes_at": _time(rule["closes"], reader, rule)})
-    return {
-        "name": reader.text("name", True), "organization": reader.text("organization", True),
-        "about": reader.text("about"), "label": {"en": str(label["en"]).strip(), "es": str(label["es"]).strip()},
-        "status": status, "assured_date": assured, "source": reader.text("source"), "note": reader.text("note"),
-        "categories": [str(c).strip() for c in reader.items("categories")],
-        "features": [_feature(f) for f in reader.items("features")],
-        "phones": phones, "area": areas, "address": address, "hours": hours,
-    }
+    return hours
 
 
 def _feature(value: Any) -> str:
@@ -180,48 +216,63 @@ def compile_rows(service: Mapping[str, Any], tables: Mapping[str, list[dict]], w
     orgs = {o["name"]: o["id"] for o in tables.get("organization", ())}
     oid = orgs.get(service["organization"]) or make_id("organization", service["organization"])
     terms = _terms(tables)
-    rows: dict[str, list[dict]] = {t: [] for t in ("organization", "service", "phone", "attribute",
-                                                   "service_area", "schedule", "location", "address",
-                                                   "service_at_location")}
-    if service["organization"] not in orgs:
-        rows["organization"].append({"id": oid, "name": service["organization"],
-                                      "description": service["about"] or service["organization"]})
-    rows["service"].append({"id": sid, "organization_id": oid, "name": name, "alternate_name": service["label"]["en"],
-                            "description": service["about"] or None, "status": service["status"],
-                            "assured_date": service["assured_date"]})
-    for i, phone in enumerate(service["phones"]):
-        rows["phone"].append({"id": make_id("phone", name, str(i)), "service_id": sid, **phone})
+    organization = [] if service["organization"] in orgs else [
+        {"id": oid, "name": service["organization"], "description": service["about"] or service["organization"]}]
+    return {
+        "organization": organization,
+        "service": [{"id": sid, "organization_id": oid, "name": name, "alternate_name": service["label"]["en"],
+                     "description": service["about"] or None, "status": service["status"],
+                     "assured_date": service["assured_date"]}],
+        "phone": [{"id": make_id("phone", name, str(i)), "service_id": sid, **phone}
+                  for i, phone in enumerate(service["phones"])],
+        "attribute": _attribute_rows(service, sid, terms, where),
+        "service_area": [{"id": make_id("area", name, area), "service_id": sid, "name": area}
+                         for area in service["area"]],
+        "schedule": [{"id": make_id("schedule", name, str(i)), "service_id": sid, "freq": "WEEKLY",
+                      "description": None, **rule} for i, rule in enumerate(service["hours"])],
+        **_location_rows(service, sid, oid),
+    }
+
+
+def _attribute_rows(service: Mapping[str, Any], sid: str, terms: Mapping[tuple[str, str], str],
+                    where: Path) -> list[dict]:
+    """The service's attribute rows: its categories, its features, then its record values."""
+    name = service["name"]
     tags = [("helpline-category", c, None) for c in service["categories"]]
     tags += [("helpline-feature", f, None) for f in service["features"]]
     tags += [("helpline-record", key, value) for key, value in
              (("label_es", service["label"]["es"]), ("source", service["source"]), ("note", service["note"])) if value]
+    rows = []
     for taxonomy, code, value in tags:
         term, kind = terms.get((taxonomy, code)), taxonomy.split("-", 1)[1]  # category, feature, record
         if term is None:
             known = sorted(c for t, c in terms if t == taxonomy)
             raise FlowError(where, f"'{code}' is not one of the line's {kind} names: {', '.join(known)}")
-        rows["attribute"].append({"id": make_id("attribute", name, taxonomy, code), "link_id": sid,
-                                  "taxonomy_term_id": term, "link_type": kind, "link_entity": "service",
-                                  "value": value})
-    for area in service["area"]:
-        rows["service_area"].append({"id": make_id("area", name, area), "service_id": sid, "name": area})
-    for i, rule in enumerate(service["hours"]):
-        rows["schedule"].append({"id": make_id("schedule", name, str(i)), "service_id": sid, "freq": "WEEKLY",
-                                  "description": None, **rule})
+        rows.append({"id": make_id("attribute", name, taxonomy, code), "link_id": sid,
+                     "taxonomy_term_id": term, "link_type": kind, "link_entity": "service",
+                     "value": value})
+    return rows
+
+
+def _location_rows(service: Mapping[str, Any], sid: str, oid: str) -> dict[str, list[dict]]:
+    """The location, address and service_at_location rows of the service's address (none without one)."""
+    rows: dict[str, list[dict]] = {"location": [], "address": [], "service_at_location": []}
     address = service["address"]
-    if address:
-        town = town_tables().by_name(str(address["town"]))
-        lid = make_id("location", name)
-        street = f"{address['street']}, {town.name}"
-        rows["location"].append({"id": lid, "location_type": "physical", "organization_id": oid, "name": street,
-                                  "description": f"Coordinates are the middle of {town.name} (ZIP code data), "
-                                                 "not the building.",
-                                  "latitude": round(town.lat, 4), "longitude": round(town.lon, 4)})
-        rows["address"].append({"id": make_id("address", name), "location_id": lid, "address_1": address["street"],
-                                  "city": town.name, "state_province": "CT", "postal_code": address.get("zip"),
-                                  "country": "US", "address_type": "physical"})
-        rows["service_at_location"].append({"id": make_id("service_at_location", name), "service_id": sid,
-                                            "location_id": lid})
+    if not address:
+        return rows
+    name = service["name"]
+    town = town_tables().by_name(str(address["town"]))
+    lid = make_id("location", name)
+    street = f"{address['street']}, {town.name}"
+    rows["location"].append({"id": lid, "location_type": "physical", "organization_id": oid, "name": street,
+                             "description": f"Coordinates are the middle of {town.name} (ZIP code data), "
+                                            "not the building.",
+                             "latitude": round(town.lat, 4), "longitude": round(town.lon, 4)})
+    rows["address"].append({"id": make_id("address", name), "location_id": lid, "address_1": address["street"],
+                            "city": town.name, "state_province": "CT", "postal_code": address.get("zip"),
+                            "country": "US", "address_type": "physical"})
+    rows["service_at_location"].append({"id": make_id("service_at_location", name), "service_id": sid,
+                                        "location_id": lid})
     return rows
 
 

@@ -7,12 +7,12 @@ import logging
 import os
 import secrets
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bot import ROOT
+from bot.clock import Clock
 from bot.directory.database import default_database_url
 from bot.errors import ConfigError
 
@@ -41,7 +41,6 @@ def _from_env() -> dict[str, Any]:
         "RATE_LIMIT": env.get("HELPLINE_RATE_LIMIT", "10 per minute"),
         "DANGER_RATE_LIMIT": env.get("HELPLINE_DANGER_RATE_LIMIT", "30 per hour;60 per day"),
         "STATS_FLUSH_SECONDS": float(env.get("HELPLINE_STATS_FLUSH_SECONDS", "10")),
-        "TIMEZONE": ZoneInfo(env.get("HELPLINE_TIMEZONE", "America/New_York")),  # as bot.directory reads it
     }
 
 
@@ -51,6 +50,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(_from_env(), MAX_CONTENT_LENGTH=64 * 1024, MAX_FORM_MEMORY_SIZE=64 * 1024)
     if test_config is not None:
         app.config.update(test_config)
+    if app.config.get("CLOCK") is None:  # tests hand in a FakeClock
+        app.config["CLOCK"] = Clock.from_env()
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = default_database_url()
 

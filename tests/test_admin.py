@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 
 from bot.app import create_app
 from bot.cli.chat import SMS_URL, Conversation, inbound_form
+from bot.clock import FakeClock
 from bot.stats import TextAnswered, add_counts
 from bot.web import admin
 from bot.web.twilio import sign
@@ -29,7 +30,8 @@ def dashboard_app(config: dict, **extra) -> Flask:
 
 @pytest.fixture
 def dashboard(config) -> Flask:
-    return dashboard_app(config, ADMIN_PASSWORD=PASSWORD)
+    """The dashboard on a fake clock, half a minute into a minute: lockout windows the test chooses."""
+    return dashboard_app(config, ADMIN_PASSWORD=PASSWORD, CLOCK=FakeClock(1_800_000_030.0))
 
 
 def basic(password: str, user: str = "anyone") -> dict[str, str]:
@@ -43,7 +45,7 @@ def page(app: Flask) -> str:
 
 
 def today(app: Flask) -> dt.date:
-    return dt.datetime.now(app.config["TIMEZONE"]).date()
+    return app.config["CLOCK"].today()
 
 
 def counted(app: Flask, *events: tuple[TextAnswered, int]) -> None:
@@ -149,6 +151,8 @@ def test_ten_wrong_passwords_lock_the_address_out_for_a_while(dashboard):
     locked = client.get("/admin", headers=basic(PASSWORD))
     assert locked.status_code == 429, "the right password must not be confirmed while guessing is locked out"
     assert locked.headers["Retry-After"] == "60"
+    dashboard.config["CLOCK"].advance(90)  # past the minute of the lockout
+    assert client.get("/admin", headers=basic(PASSWORD)).status_code == 200
 
 
 def test_every_admin_response_carries_the_security_headers(dashboard):

@@ -19,9 +19,11 @@ from bot import ROOT
 from bot.cli.chat import Conversation
 from bot.cli.directory import directory_group
 from bot.cli.validate import every_reply
+from bot.clock import Clock
 from bot.directory.database import load_database, make_engine, read_data, snapshot_from_data
 from bot.directory.facts import service_facts
-from bot.directory.hours import Hours, open_status
+from bot.directory.hours import Hours
+from bot.directory.hours import open_status as hours_open_status
 from bot.directory.snapshot import BUILT_IN, Area, PhoneView, ServiceView, Snapshot
 from bot.engine import places
 from bot.engine.conversation import Reply, State, reply_for, step
@@ -57,6 +59,13 @@ def digits(text: str) -> set[str]:
 
 def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour, minute), NEW_YORK)
+
+
+HARTFORD = Clock(NEW_YORK)  # the line's wall time, as the renderer reads it
+
+
+def open_status(hours, moment: dt.datetime):
+    return hours_open_status(hours, HARTFORD.local(moment))
 
 
 def tables_of(data_dir: Path) -> dict:
@@ -303,8 +312,8 @@ def test_a_service_line_shows_its_hours_and_the_one_feature_that_matters_most():
     service = ServiceView("x", {"en": "Clinic", "es": "Clínica"}, (PhoneView("860-555-0100", "voice"),),
                           features=("free", "confidential", "no_id", "walk_in", "spanish"), hours=WEEKDAYS_9_TO_5)
     strings = load_flows(ROOT / "flows").strings
-    english = service_line(service, "en", strings, at(WEDNESDAY, 10))
-    spanish = service_line(service, "es", strings, at(WEDNESDAY, 10))
+    english = service_line(service, "en", strings, HARTFORD.local(at(WEDNESDAY, 10)))
+    spanish = service_line(service, "es", strings, HARTFORD.local(at(WEDNESDAY, 10)))
     assert english == "Clinic: call 860-555-0100 (open now, free)"
     assert spanish == "Clínica: llama al 860-555-0100 (abierto ahora, en español)"
 

@@ -10,9 +10,22 @@ import pytest
 
 from bot.app import create_app
 from bot.cli.chat import Conversation
+from bot.clock import FakeClock
 from bot.privacy import keyed_hash
 
 REDIS_URL = os.environ.get("HELPLINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+START = 1_800_000_030.0  # half a minute into a minute: a burst here never crosses into the next
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
+@pytest.fixture
+def config(config, clock) -> dict:
+    """The line on a fake clock: every window in these tests is counted at a moment the test chose."""
+    return {**config, "CLOCK": clock}
 
 
 def redis_client():
@@ -30,11 +43,13 @@ def flood(app, sender: str, texts: int) -> list[int]:
     return [len(conversation.send("hi")) for _ in range(texts)]
 
 
-def test_a_flooding_number_is_cut_off_after_ten_a_minute_while_others_are_served(app):
+def test_a_flooding_number_is_cut_off_after_ten_a_minute_while_others_are_served(app, clock):
     answered = flood(app, "+18605550111", 15)
     assert answered[:10] == [1] * 10, "the first texts of any number are always answered"
     assert answered[10:] == [0] * 5, "then empty <Response/>: no message is sent or paid for"
     assert flood(app, "+18605550222", 3) == [1, 1, 1]
+    clock.advance(60)  # the next minute
+    assert flood(app, "+18605550111", 1) == [1]
 
 
 def test_a_cut_off_number_gets_200_with_an_empty_response_not_429(app):
@@ -87,18 +102,17 @@ def test_a_cut_off_number_in_danger_is_still_answered(app):
     assert "911" in "\n".join(conversation.send("he is going to kill me"))
 
 
-def test_memory_windows_count_per_window_and_forget_old_ones(monkeypatch):
+def test_memory_windows_count_per_window_and_forget_old_ones():
     from limits import parse
 
     from bot.web import ratelimit
 
-    clock = [1_000_000.0]
-    monkeypatch.setattr(ratelimit.time, "time", lambda: clock[0])
-    windows = ratelimit.Windows()
+    clock = FakeClock(1_000_000.0)
+    windows = ratelimit.Windows(clock.now)
     minute = parse("3 per minute")
     assert [windows.hit(minute, "t", "a") for _ in range(4)] == [True, True, True, False]
     assert windows.hit(minute, "t", "b") and not windows.test(minute, "t", "a")
-    clock[0] += 60
+    clock.advance(60)
     assert windows.test(minute, "t", "a") and windows.hit(minute, "t", "a")
     windows._sweep()
     assert len(windows._counts) == 1, "the old window of 'b' is gone"

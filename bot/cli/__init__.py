@@ -193,20 +193,19 @@ main.add_command(directory_group)
               help="How many days back, today included (1 to 3660).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: the same counts, the same small ones hidden.")
 def stats(days: int, as_json: bool) -> None:
-    import datetime as dt
     import json
 
     from sqlalchemy.exc import SQLAlchemyError
 
     from bot import stats as counts
+    from bot.clock import Clock
     from bot.directory.database import make_engine, migrate
-    from bot.directory.hours import TIME_ZONE
 
     url = os.environ.get("DATABASE_URL") or default_database_url()
     try:
         engine = make_engine(url)
         migrate(engine)
-        rows = counts.rows(engine, days, dt.datetime.now(TIME_ZONE).date())
+        rows = counts.rows(engine, days, Clock.from_env().today())
     except SQLAlchemyError as err:
         _fail(f"the database in DATABASE_URL cannot be read ({type(err).__name__}); is it running?")
     texts = sum(row["count"] for row in rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from bot import ROOT, directory
+from bot.clock import Clock
 from bot.directory.database import default_database_url
 from bot.directory.hsds.read import merged_with, read_package
 from bot.directory.hsds.spec import TABLES, plural
@@ -130,7 +131,7 @@ def check_command(data_dir: Path | None, use_database: bool, today: dt.datetime 
     from sqlalchemy.exc import SQLAlchemyError
 
 
-    day = today.date() if today else dt.date.today()
+    day = today.date() if today else Clock.from_env().today()
     try:
         if use_database:
             url = _database_url()

@@ -29,6 +29,8 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance
 
+from bot.clock import Clock
+
 log = logging.getLogger(__name__)
 
 NOT_FINAL = 20009  # "cannot delete a message that is not yet final": try again later
@@ -273,8 +275,9 @@ def purge_twilio(older_than: dt.timedelta, numbers: str | None, retries: int, wa
     if not line_numbers:
         _fail("no line numbers: set HELPLINE_NUMBERS or pass --numbers (comma-separated, like +18605550100)")
     client = make_client(account_sid, auth_token)
+    now = dt.datetime.fromtimestamp(Clock.from_env().now(), dt.UTC)  # Twilio dates its messages in UTC
     try:
-        report = purge(client, line_numbers, older_than, dt.datetime.now(dt.UTC), retries=retries, wait=wait)
+        report = purge(client, line_numbers, older_than, now, retries=retries, wait=wait)
     except PurgeError as err:
         _fail(str(err))
     finally:

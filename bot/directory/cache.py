@@ -3,6 +3,7 @@ when it changes, kept when the database cannot be reached."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -39,8 +40,10 @@ class DirectoryCache:
         self._revision = self._stored_revision() if engine is not None else None
 
     @classmethod
-    def open(cls, url: str, data_dir: Path | str, refresh_seconds: float = 60) -> DirectoryCache:
-        """Load at start; if the database fails, answer from data/ (then the built-in numbers)."""
+    def open(cls, url: str, data_dir: Path | str, refresh_seconds: float = 60, today: dt.date | None = None
+             ) -> DirectoryCache:
+        """Load at start; if the database fails, answer from data/ (then the built-in numbers).
+        Services not confirmed for long before `today` are logged."""
         try:
             engine = make_engine(url)
             try:
@@ -52,14 +55,14 @@ class DirectoryCache:
                 problem = f"data/ not loaded: {err}"
                 log.error("directory: %s; answering with the directory last loaded", err)
             cache = cls(engine, url, data_dir, read_snapshot(engine), problem, refresh_seconds)
-            warn_if_stale(cache.snapshot)
+            warn_if_stale(cache.snapshot, today)
             return cache
         except SQLAlchemyError as err:
             problem = f"database unavailable ({type(err).__name__})"
             log.error("directory: %s; answering from data/ in memory", problem)
         try:
             cache = cls(None, url, data_dir, snapshot_from_data(data_dir), problem, refresh_seconds)
-            warn_if_stale(cache.snapshot)
+            warn_if_stale(cache.snapshot, today)
             return cache
         except FlowError as err:
             log.error("directory: %s; answering with the built-in emergency numbers", err)

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-TIME_ZONE = ZoneInfo(os.environ.get("HELPLINE_TIMEZONE", "America/New_York"))  # the line's clock
 _WEEKDAYS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
 
 
@@ -33,20 +30,11 @@ class OpenStatus:
     at: dt.datetime | None = None  # line-local wall time: when it closes ("open") or next opens ("opens")
 
 
-def local_time(now: dt.datetime | float | None = None) -> dt.datetime:
-    """A moment as the line's wall-clock time (naive datetimes are taken as already local)."""
-    if now is None:
-        return dt.datetime.now(TIME_ZONE).replace(tzinfo=None)
-    if isinstance(now, int | float):
-        return dt.datetime.fromtimestamp(now, TIME_ZONE).replace(tzinfo=None)
-    return now.astimezone(TIME_ZONE).replace(tzinfo=None) if now.tzinfo else now
-
-
-def open_status(hours: Sequence[Hours], now: dt.datetime | float | None) -> OpenStatus | None:
-    """24/7, open now (until when), or when it next opens within a week; None when unknown."""
+def open_status(hours: Sequence[Hours], local: dt.datetime) -> OpenStatus | None:
+    """24/7, open now (until when), or when it next opens within a week, at a moment of the line's
+    wall time (`Clock.local`); None when unknown."""
     if not hours:
         return None
-    local = local_time(now)
     today = local.date()
     midnight = dt.datetime.combine(today, dt.time())
     spans = []

@@ -67,9 +67,11 @@ def need_report(tables: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
     return lines
 
 
-def warn_if_stale(snapshot: Snapshot, today: dt.date | None = None) -> list[ServiceView]:
-    """Log (at start) the sendable services nobody has confirmed for STALE_DAYS."""
-    today = today or dt.date.today()
+def warn_if_stale(snapshot: Snapshot, today: dt.date | None) -> list[ServiceView]:
+    """Log (at start) the sendable services nobody has confirmed for STALE_DAYS before `today`
+    (none without a day)."""
+    if today is None:
+        return []
     stale = snapshot.stale(today)
     if stale:  # ages, not dates: the log's redaction takes a date for a phone number
         log.warning("directory: %d service(s) last confirmed more than %d days ago: %s. "

@@ -11,7 +11,6 @@ import datetime as dt
 import hmac
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -332,7 +331,7 @@ def age_chart(services: list[ServiceAge]) -> Chart:
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(current_app.config.get("TIMEZONE") or dt.UTC).date()
+    return current_app.config["CLOCK"].today()
 
 
 def _password_matches() -> bool:
@@ -353,7 +352,7 @@ def _require_password() -> Response | None:
     """HTTP Basic auth: any user name, the configured password; ten wrong ones a minute per address,
     counted across every worker. A request with no password (a browser's first) counts for nothing."""
     lockout: Lockout = current_app.extensions["admin_lockout"]
-    now = time.time()
+    now = current_app.config["CLOCK"].now()
     if lockout.locked(_address(), now):
         return Response("Too many wrong passwords: wait a minute.\n", status=429, mimetype="text/plain",
                         headers={"Retry-After": "60"})

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 
 from limits import RateLimitItem, parse_many, storage, strategies
 
@@ -26,14 +27,15 @@ class Windows:
 
     SWEEP_EVERY = 1024
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.time) -> None:
+        self._now = now  # the line's clock
         self._counts: dict[tuple, tuple[int, int]] = {}  # (namespace, key, amount, period) -> (window, count)
         self._lock = threading.Lock()
         self._uses = 0
 
     def _slot(self, item: RateLimitItem, namespace: str, key: str) -> tuple[tuple, int]:
         period = item.get_expiry()
-        return (namespace, key, item.amount, period), int(time.time() // period)
+        return (namespace, key, item.amount, period), int(self._now() // period)
 
     def hit(self, item: RateLimitItem, namespace: str, key: str) -> bool:
         """Count one use; whether it is still within the limit."""
@@ -54,7 +56,7 @@ class Windows:
         return (count if seen == window else 0) < item.amount
 
     def _sweep(self) -> None:
-        now = time.time()
+        now = self._now()
         self._counts = {slot: (window, count) for slot, (window, count) in self._counts.items()
                         if window == int(now // slot[3])}
 
@@ -62,11 +64,12 @@ class Windows:
 class Limits:
     """A set of limits ("10 per minute;200 per day") on keys, shared through the storage URI."""
 
-    def __init__(self, spec: str, storage_uri: str = "memory://", namespace: str = "helpline"):
+    def __init__(self, spec: str, storage_uri: str = "memory://", namespace: str = "helpline",
+                 now: Callable[[], float] = time.time):
         self.items: list[RateLimitItem] = parse_many(spec)
         self.namespace = namespace
         # A shared store that stops answering must not hold a text up: short timeouts, then memory.
-        self._memory = Windows()
+        self._memory = Windows(now)  # the shared store (Redis) keeps its own time
         if storage_uri.startswith("memory"):
             self._shared: strategies.FixedWindowRateLimiter | Windows = self._memory
         else:

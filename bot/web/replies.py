@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-from bot.directory.hours import OpenStatus, local_time, open_status
+from bot.clock import Clock
+from bot.directory.hours import OpenStatus, open_status
 from bot.directory.snapshot import NATIONAL, ServiceView, Snapshot
 from bot.engine import places
 from bot.engine.conversation import Reply
@@ -40,15 +41,15 @@ def status_text(status: OpenStatus, lang: str, strings: Mapping[str, Mapping[str
         return strings["open_24_7"][lang]
     if status.kind == "open" or status.at is None:
         return strings["open_now"][lang]
-    if status.at.date() == local_time(now).date():
+    if status.at.date() == now.date():
         return strings["opens_today"][lang].format(time=clock(status.at, lang))
     day = strings["weekdays"][lang].split()[status.at.weekday()]
     return strings["opens_on"][lang].format(day=day, time=clock(status.at, lang))
 
 
 def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[str, str]],
-                 now: dt.datetime | float | None = None) -> str:
-    """One service as a line: "Crisis line: call or text 988 (24/7, free, Spanish)"."""
+                 now: dt.datetime) -> str:
+    """One service as a line at a moment of the line's wall time: "Crisis line: call or text 988 (24/7, free)"."""
     ways: list[str] = []
     voice = {p.number for p in service.phones if p.type in ("voice", "cell")}
     for phone in service.phones:
@@ -65,7 +66,6 @@ def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[
         elif phone.type == "textphone" and not any(p.type == "text" for p in service.phones):
             ways.append(strings["tty"][lang].format(number=phone.number))
     line = f"{service.label[lang]}: " + f" {strings['or'][lang]} ".join(ways)
-    now = local_time(now)
     status = open_status(service.hours, now)
     tags = [status_text(status, lang, strings, now)] if status else []
     if not tags and "24_7" in service.features:
@@ -98,8 +98,9 @@ class Renderer:
     the place is not kept.
     """
 
-    def __init__(self, flows: Flows, snapshot: Snapshot, budget: int = SEGMENT_BUDGET):
+    def __init__(self, flows: Flows, snapshot: Snapshot, budget: int = SEGMENT_BUDGET, clock: Clock | None = None):
         self.flows, self.snapshot, self.budget = flows, snapshot, budget
+        self.clock = clock or Clock.from_env()  # open now is told in the line's time zone
         self._render = lru_cache(maxsize=1024)(self._render_in_minute)
 
     def resource_lines(self, categories: Sequence[str], lang: str, near: places.Place | None = None,
@@ -107,7 +108,7 @@ class Renderer:
         """Each sendable service of the categories once, in order (for a place: those serving it,
         nearest first; `national`: the national ones only)."""
         lines, seen = [], set()
-        now = local_time(now)
+        now = self.clock.local(now)
         for category in categories:
             for service in self.snapshot.services_for(category, near=near):
                 if service.id not in seen and (not national or service.tier() == NATIONAL):
@@ -145,7 +146,7 @@ class Renderer:
 
     def messages(self, replies: Sequence[Reply], now: dt.datetime | float | None = None) -> list[str]:
         """The SMS bodies for a step's replies, at most ten; `now` (default: the clock) decides open-now."""
-        minute = local_time(now).replace(second=0, microsecond=0)
+        minute = self.clock.local(now).replace(second=0, microsecond=0)
         out: list[str] = []
         for reply in replies:
             if reply.near:

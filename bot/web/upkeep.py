@@ -23,9 +23,11 @@ IDLE_SECONDS = 1.0  # the thread also runs its jobs this often when no text come
 class Upkeep:
     """A worker's background thread for database jobs (started in the process that pokes it)."""
 
-    def __init__(self, job: Callable[[float], None], clock: Callable[[], float] = time.monotonic):
+    def __init__(self, job: Callable[[float], None], clock: Callable[[], float] = time.monotonic,
+                 now: Callable[[], float] = time.time):
         self._job = job
-        self._clock = clock
+        self._clock = clock  # how long a job has run (monotonic)
+        self._now = now  # the line's clock, handed to the job
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._pid = -1
@@ -58,7 +60,7 @@ class Upkeep:
             self._wake.clear()
             self._started_job = self._clock()
             try:
-                self._job(time.time())
+                self._job(self._now())
             except Exception as err:  # noqa: BLE001 - the thread must outlive any one fault
                 log.warning("upkeep: %s in a database job", type(err).__name__)
             finally:

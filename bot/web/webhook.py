@@ -20,6 +20,7 @@ from limits import parse_many
 from werkzeug.exceptions import HTTPException
 
 from bot import directory, stats, tables
+from bot.clock import Clock
 from bot.engine import conversation as engine
 from bot.engine.conversation import Context
 from bot.engine.flows import Flows
@@ -52,7 +53,7 @@ class Helpline:
     directory: directory.DirectoryCache
     limits: Limits
     tally: stats.Tally
-    timezone: dt.tzinfo
+    clock: Clock  # the one clock: now, and the line's day and wall time
     public_url: str = ""
     danger_limit: list = field(default_factory=list)  # limits items for danger texts (HELPLINE_DANGER_RATE_LIMIT)
     upkeep: Upkeep = field(init=False)  # the database jobs, on their own thread
@@ -61,7 +62,7 @@ class Helpline:
 
     def __post_init__(self) -> None:
         self.rebuild()
-        self.upkeep = Upkeep(self.database_jobs)
+        self.upkeep = Upkeep(self.database_jobs, now=self.clock.now)
 
     def database_jobs(self, now: float) -> None:
         """Write the batched counts and pick up a changed directory (on the upkeep thread)."""
@@ -70,11 +71,11 @@ class Helpline:
 
     def day(self, now: float) -> dt.date:
         """The line's calendar day at a moment (counts are per day, in the line's time zone)."""
-        return dt.datetime.fromtimestamp(now, self.timezone).date()
+        return self.clock.today(now)
 
     def rebuild(self) -> None:
         """Re-render against the current snapshot (at start and when the directory changes)."""
-        self.renderer = Renderer(self.flows, self.directory.snapshot)
+        self.renderer = Renderer(self.flows, self.directory.snapshot, clock=self.clock)
         fallback = engine.step(None, "", self.flows, self.context, 0)[1]
         self.safe_twiml = twiml(self.renderer.messages(fallback))
 
@@ -124,10 +125,10 @@ def _authorised(line: Helpline, req: Request) -> bool:
     return line.local and _loopback(req.remote_addr)
 
 
-def sender_key(limits: Limits, sender: str, now: float) -> str:
-    """Who the rate limit counts: a hash of the number under a random key of the day (not SECRET_KEY:
-    with it, a whole area code could be tried in seconds)."""
-    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+def sender_key(limits: Limits, sender: str, day: dt.date) -> str:
+    """Who the rate limit counts: a hash of the number under a random key of the line's day (not
+    SECRET_KEY: with it, a whole area code could be tried in seconds)."""
+    day = day.isoformat()
     return "sms:" + keyed_hash(limits.salt(day), sender, day)
 
 
@@ -192,13 +193,13 @@ def sms() -> Response:
     if not _authorised(line, req):
         return Response("Forbidden: the Twilio signature is missing or wrong.\n", status=403,
                         mimetype="text/plain")
-    form, now = req.form, time.time()
+    form, now = req.form, line.clock.now()
     sender = form.get("From", "")
     flows = line.flows.for_line(form.get("To", ""))
     state = line.codec.open(req.cookies.get(COOKIE))
     state, replies = engine.step(state, form.get("Body", ""), flows, line.context, now)
     in_danger = any(reply.node in flows.always_answered for reply in replies)
-    key = sender_key(line.limits, sender, now)
+    key = sender_key(line.limits, sender, line.day(now))
     # Danger is answered past the flood limit, but within a limit of its own: a flood of danger
     # words from one number must not cost unlimited outbound texts.
     allowed = line.limits.hit(key + "/danger", line.danger_limit) if in_danger else line.limits.hit(key)
@@ -262,15 +263,15 @@ def init_app(app: Flask) -> None:
     """Load flows and directory, and register the webhook; a bad flow stops startup here."""
     flows = load_flows(app.config["FLOWS_DIR"])
     cache = directory.DirectoryCache.open(app.config["DATABASE_URL"], app.config["DATA_DIR"],
-                                          app.config["DIRECTORY_REFRESH_SECONDS"])
+                                          app.config["DIRECTORY_REFRESH_SECONDS"], app.config["CLOCK"].today())
     limits = Limits(app.config["RATE_LIMIT"], app.config["RATELIMIT_STORAGE_URI"],
-                    app.config.get("RATELIMIT_KEY_PREFIX") or "helpline")
+                    app.config.get("RATELIMIT_KEY_PREFIX") or "helpline", now=app.config["CLOCK"].now)
     app.extensions["helpline"] = Helpline(
         flows=flows, context=tables.context(), codec=StateCodec(app.config["SECRET_KEY"]),
         token=app.config["TWILIO_AUTH_TOKEN"] or "",
         local=app.config["LOCAL_MODE"], directory=cache, limits=limits,
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
-        timezone=app.config["TIMEZONE"], public_url=app.config["PUBLIC_URL"],
+        clock=app.config["CLOCK"], public_url=app.config["PUBLIC_URL"],
         danger_limit=parse_many(app.config["DANGER_RATE_LIMIT"]),
     )
     app.session_interface = NoSessions()

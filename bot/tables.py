@@ -27,7 +27,7 @@ from bot.engine.places import Places
 
 CACHE_DIR = Path(os.environ.get("HELPLINE_INSTANCE_DIR") or ROOT / "instance")
 PLACES_FORMAT = 1
-WORDS_FORMAT = 1
+WORDS_FORMAT = 2  # 2: the languages are sent before the vocabulary
 WORDS_PREFIX = "common-words-"
 KEEP = 20  # word lists kept in the instance folder, newest first (one per version of the keyword tables)
 log = logging.getLogger(__name__)
@@ -67,9 +67,10 @@ def places() -> Places:
         return Places(built_once(name, "bot.engine.places", timeout=60))
 
 
-def common_words(vocabulary: Iterable[str]) -> frozenset[str]:
-    """The common words the typo corrector would change, for this vocabulary (empty if wordfreq is missing)."""
-    text = "\n".join(sorted(vocabulary))
+def common_words(vocabulary: Iterable[str], languages: Iterable[str]) -> frozenset[str]:
+    """The common words of the languages the typo corrector would change, for this vocabulary
+    (empty if wordfreq is missing)."""
+    text = " ".join(languages) + "\n" + "\n".join(sorted(vocabulary))
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
     try:
         name = f"{WORDS_PREFIX}{importlib.metadata.version('wordfreq')}-{words.TOP_WORDS}-{digest}-v{WORDS_FORMAT}.txt"

@@ -69,8 +69,20 @@ def _dispose(app) -> None:
         engine.dispose(close=False)
 
 
+def _switch_word(lang: str) -> str:
+    """The word that switches the line's conversation to a language, from the flows it runs."""
+    try:
+        flows = load_flows(os.environ.get("HELPLINE_FLOWS_DIR") or ROOT / "flows")
+    except FlowError as err:
+        _fail(str(err))
+    word = flows.lexicon.switch_word(lang) if lang in flows.languages else None
+    if word is None:
+        _fail(f"the flows have no language '{lang}' (they have {', '.join(flows.languages)})")
+    return word
+
+
 @main.command(help="Talk to the line in this terminal, through the real webhook with signed requests.")
-@click.option("--lang", type=click.Choice(["en", "es"]), help="Start by switching to this language.")
+@click.option("--lang", help="Start by switching to this language (a code the flows list: en, es).")
 @click.option("--url", help="Talk to a running server instead (e.g. http://127.0.0.1:8000/sms); "
               "requests are signed with TWILIO_AUTH_TOKEN when it is set.")
 @click.option("--script", type=click.Path(dir_okay=False, exists=True, path_type=Path),
@@ -102,7 +114,7 @@ def chat(lang: str | None, url: str | None, script: Path | None, record: Path | 
     if not script:
         click.echo("Type a text and press Enter (Ctrl-D to stop). Nothing is kept.\n")
     if lang:
-        say("ENGLISH" if lang == "en" else "ESPAÑOL", echo=True)
+        say(_switch_word(lang), echo=True)
     for text in script_texts(script) if script else _typed():
         say(text, echo=bool(script))
     if record:
@@ -134,8 +146,7 @@ def _show(messages: list[str]) -> None:
 @main.command(help="Draw the flows: Graphviz DOT (plus SVG when Graphviz is installed) or Mermaid.")
 @click.argument("flows_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
-@click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
-              help="Which language's texts to show in the boxes.")
+@click.option("--lang", default="en", show_default=True, help="Which language's texts to show in the boxes.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("flows-graph"),
               show_default=True, help="File name; the extension is set by the format.")
 def graph(flows_dir: Path | None, fmt: str, lang: str, output: Path) -> None:
@@ -145,6 +156,8 @@ def graph(flows_dir: Path | None, fmt: str, lang: str, output: Path) -> None:
         flows = load_flows(flows_dir or ROOT / "flows")
     except FlowError as err:
         _fail(str(err))
+    if lang not in flows.languages:
+        _fail(f"the flows have no language '{lang}' (they have {', '.join(flows.languages)})")
     for path in write_graph(flows, output, fmt, lang):
         click.echo(f"wrote {path}")
 

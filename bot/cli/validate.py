@@ -9,7 +9,7 @@ from bot.directory.database import snapshot_from_data
 from bot.engine.conversation import Reply, reply_for
 from bot.engine.flows import Flows
 from bot.engine.sms import count_segments
-from bot.engine.text import LANGUAGES, normalize
+from bot.engine.text import normalize
 from bot.web.replies import SEGMENT_BUDGET, Renderer
 
 LOCK_SCREEN = 40  # characters a lock screen shows of a new message
@@ -22,10 +22,10 @@ class Report:
 
 
 def every_reply(flows: Flows) -> list[Reply]:
-    """Every reply the bot can send, in both languages (language-switch leads included)."""
+    """Every reply the bot can send, in each of its languages (language-switch leads included)."""
     replies = []
     for node in flows.nodes:
-        for lang in LANGUAGES:
+        for lang in flows.languages:
             replies.append(reply_for(flows, node, lang))
             replies.append(reply_for(flows, node, lang, flows.strings["language_set"][lang]))
     return replies

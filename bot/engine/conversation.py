@@ -19,7 +19,7 @@ from bot.engine.lexicon import SWITCH, detect_language
 from bot.engine.matching import Reading, read
 from bot.engine.model import Guess, is_danger
 from bot.engine.places import Place, Places
-from bot.engine.text import BOUNDARY, LANGUAGES, menu_number, sentence_words
+from bot.engine.text import BOUNDARY, menu_number, sentence_words
 
 EXPIRY_SECONDS = 30 * 60
 MAX_TEXT = 1600
@@ -65,7 +65,7 @@ def fresh(state: State | None, flows: Flows, now: float) -> State | None:
     """The state, or None when it is missing, older than 30 minutes, or names a node now gone."""
     if state is None or now // 60 - state.at > EXPIRY_SECONDS // 60:
         return None
-    if state.node not in flows.nodes or state.lang not in LANGUAGES:
+    if state.node not in flows.nodes or state.lang not in flows.languages:
         return None
     known = flows.nodes.keys()  # after a flow edit, forget steps that lead nowhere now
     if not (known >= set(state.trail) and known >= set(state.offer)):
@@ -77,9 +77,10 @@ def fresh(state: State | None, flows: Flows, now: float) -> State | None:
 def _language(state: State | None, tokens: tuple[str, ...], text: str, flows: Flows) -> str:
     """Keep the conversation's language unless the text is clearly in the other one."""
     evidence = detect_language(tokens, text, flows.lexicon)
-    best = max(evidence, key=lambda lang: (evidence[lang], lang == "en"))
+    default = flows.languages[0]  # the line's first language: when a text does not show its own
+    best = max(evidence, key=lambda lang: (evidence[lang], lang == default))
     if state is None:
-        return best if evidence[best] else "en"
+        return best if evidence[best] else default
     current = state.lang
     if best != current and evidence[best] >= 2 and evidence.get(current, 0) == 0:
         return best

@@ -16,7 +16,7 @@ import Stemmer
 
 from bot.engine.lexicon import GRAMMARS, ROUTE_NAMES, SECTIONS, Lexicon, Routes
 from bot.engine.model import MODEL_FILE, TextModel
-from bot.engine.text import LANGUAGES, normalize
+from bot.engine.text import normalize
 from bot.engine.yamlfile import line_of, migrate, read_yaml
 from bot.errors import FlowError
 
@@ -32,6 +32,7 @@ REQUIRED_STRINGS = (
 )
 COMMANDS = ("optout", "menu", "back", "help", "forget")
 MAX_OPTIONS = 9
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # ISO 639: en, es, pt, hat
 # A 10-digit US phone number, with the usual separators and an optional +1. The national
 # 3-digit codes (911, 988) may be written in flows: they are the same everywhere.
 PHONE_NUMBER = re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w-])")
@@ -91,6 +92,7 @@ class Flows:
     lines: Mapping[str, Line] = field(default_factory=dict)  # the line's number -> its settings
     welcome: str = "welcome"  # this line's main menu
     model: TextModel | None = None  # the learned reading beside the keyword tables (flows/model.npz), if any
+    languages: tuple[str, ...] = ()  # the line's languages (welcome.yaml), the first the default
 
     @cached_property
     def always_answered(self) -> frozenset[str]:
@@ -118,11 +120,13 @@ class Flows:
         return variants
 
 
-def _languages(value: Any, path: Path, node: str, what: str, line: int | None) -> dict[str, str]:
+def _languages(value: Any, path: Path, node: str, what: str, line: int | None,
+               languages: tuple[str, ...]) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise FlowError(path, f"{what} must have 'en' and 'es' texts", line=line, node=node)
+        raise FlowError(path, f"{what} must have {' and '.join(repr(lang) for lang in languages)} texts", line=line,
+                        node=node)
     texts = {}
-    for lang in LANGUAGES:
+    for lang in languages:
         text = value.get(lang)
         if not isinstance(text, str) or not text.strip():
             raise FlowError(path, f"{what} has no '{lang}' text", line=line_of(value) or line, node=node)
@@ -137,14 +141,14 @@ def _languages(value: Any, path: Path, node: str, what: str, line: int | None) -
     return texts
 
 
-def _node(node_id: str, raw: Any, path: Path) -> Node:
+def _node(node_id: str, raw: Any, path: Path, languages: tuple[str, ...]) -> Node:
     line = line_of(raw)
     if not isinstance(raw, Mapping):
         raise FlowError(path, "must be a mapping with 'say'", node=node_id)
     unknown = set(raw) - {"say", "resources", "options", "always_answered", "route", "for_minors"}
     if unknown:
         raise FlowError(path, f"unknown field(s): {', '.join(sorted(unknown))}", line=line, node=node_id)
-    say = _languages(raw.get("say"), path, node_id, "say", line)
+    say = _languages(raw.get("say"), path, node_id, "say", line, languages)
     resources = raw.get("resources", []) or []
     if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
         raise FlowError(path, "resources must be a list of category names", line=line, node=node_id)
@@ -157,7 +161,7 @@ def _node(node_id: str, raw: Any, path: Path) -> Node:
     for number, option in enumerate(raw_options, start=1):
         if not isinstance(option, Mapping) or not isinstance(option.get("goto"), str):
             raise FlowError(path, f"option {number} needs a 'goto' node id", line=line, node=node_id)
-        label = _languages(option.get("label"), path, node_id, f"option {number} label", line_of(option))
+        label = _languages(option.get("label"), path, node_id, f"option {number} label", line_of(option), languages)
         options.append(Option(option["goto"], label))
     always, route, for_minors = raw.get("always_answered", False), raw.get("route", ""), raw.get("for_minors", [])
     if not isinstance(always, bool):
@@ -187,14 +191,14 @@ def _routes(nodes: Mapping[str, Node], directory: Path) -> Routes:
                   tuple(node.id for node in named.get("sold", ())), minors)
 
 
-def _keyword_table(path: Path) -> tuple[str, dict]:
+def _keyword_table(path: Path, languages: tuple[str, ...]) -> tuple[str, dict]:
     document = read_yaml(path)
     if not isinstance(document, Mapping):
         raise FlowError(path, "must be a mapping with spec_version, language, commands, topics")
     document = migrate(dict(document), path, KEYWORDS_SPEC_VERSION, {})
     lang = document.get("language")
-    if lang not in LANGUAGES:
-        raise FlowError(path, f"language must be one of {', '.join(LANGUAGES)}", line=1)
+    if lang not in languages:
+        raise FlowError(path, f"language must be one of the line's languages ({', '.join(languages)})", line=1)
     for section in ("commands", "danger", "topics", "danger_alone", "context", "shorthand", "outranks"):
         value = document.get(section)
         if section in ("danger_alone", "context", "shorthand", "outranks") and value is None:
@@ -236,7 +240,8 @@ def _check_reading(path: Path, table: Mapping) -> None:
         raise FlowError(path, "switch must list the words that switch a conversation to this language", line=1)
 
 
-def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str, Node], directory: Path) -> None:
+def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str, Node], directory: Path,
+                    languages: tuple[str, ...]) -> None:
     seen: dict[str, tuple[str, Path]] = {}  # across both tables: they are merged when the line runs
     for path, table in tables.values():
         for section in ("danger", "danger_alone", "topics"):
@@ -263,7 +268,7 @@ def _check_keywords(tables: Mapping[str, tuple[Path, dict]], nodes: Mapping[str,
                     also = "" if where == path else f" (in {where.name})"
                     raise FlowError(path, f"'{phrase}' leads to both '{first}'{also} and '{target}'",
                                     line=line_of(table["topics"]))
-    missing = [lang for lang in LANGUAGES if lang not in tables]
+    missing = [lang for lang in languages if lang not in tables]
     if missing:
         raise FlowError(directory / "keywords", f"no keyword table for {', '.join(missing)}")
 
@@ -288,10 +293,10 @@ def _check_graph(nodes: Mapping[str, Node], directory: Path, roots: tuple[str, .
             raise FlowError(node.path, "cannot be reached from a welcome menu", line=node.line, node=node.id)
 
 
-def _menus(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]]) -> dict:
+def _menus(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]], languages: tuple[str, ...]) -> dict:
     menus = {}
     for node in nodes.values():
-        for lang in LANGUAGES:
+        for lang in languages:
             lines = [f"{n} {o.label[lang]}" for n, o in enumerate(node.options, start=1)]
             if node.id not in ("welcome", "fallback") and not node.id.startswith("welcome."):
                 lines.append(strings["footer"][lang])
@@ -299,7 +304,8 @@ def _menus(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]]) 
     return menus
 
 
-def _campaigns(path: Path, nodes: Mapping[str, Node]) -> tuple[dict[str, Campaign], dict[str, Line]]:
+def _campaigns(path: Path, nodes: Mapping[str, Node], languages: tuple[str, ...]
+               ) -> tuple[dict[str, Campaign], dict[str, Line]]:
     """Read flows/campaigns.yaml (optional): card words and the deployment's numbers."""
     if not path.exists():
         return {}, {}
@@ -316,8 +322,8 @@ def _campaigns(path: Path, nodes: Mapping[str, Node]) -> tuple[dict[str, Campaig
         start, lang, tag = raw.get("start"), raw.get("lang"), raw.get("tag")
         if start not in nodes:
             raise FlowError(path, f"campaign '{word}' starts at '{start}', which does not exist", line=line)
-        if lang not in LANGUAGES:
-            raise FlowError(path, f"campaign '{word}' needs lang: en or es", line=line)
+        if lang not in languages:
+            raise FlowError(path, f"campaign '{word}' needs lang: one of {', '.join(languages)}", line=line)
         if not isinstance(tag, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", tag):
             raise FlowError(path, f"campaign '{word}' needs a tag of lower-case letters, digits and -", line=line)
         campaigns[key] = Campaign(str(word), start, lang, tag)
@@ -337,27 +343,51 @@ def _campaigns(path: Path, nodes: Mapping[str, Node]) -> tuple[dict[str, Campaig
     return campaigns, lines
 
 
-def _titles(nodes: Mapping[str, Node]) -> dict[tuple[str, str], str]:
+def _titles(nodes: Mapping[str, Node], languages: tuple[str, ...]) -> dict[tuple[str, str], str]:
     titles: dict[tuple[str, str], str] = {}
     for node in nodes.values():
         for option in node.options:
-            for lang in LANGUAGES:
+            for lang in languages:
                 titles.setdefault((option.goto, lang), option.label[lang])
     return titles
 
 
-def _read_nodes(directory: Path) -> tuple[dict[str, Node], dict[str, Mapping[str, str]]]:
-    """Every node and string of the flow files in a folder (not the campaigns)."""
+def _documents(directory: Path) -> list[tuple[Path, dict]]:
+    """The flow files of a folder (not the campaigns), read and brought to the current spec version."""
     files = sorted(p for p in directory.glob("*.yaml") if p.name != CAMPAIGNS_FILE)
     if not files:
         raise FlowError(directory, "no flow files (*.yaml) found")
-    nodes: dict[str, Node] = {}
-    strings: dict[str, Mapping[str, str]] = {}
+    documents = []
     for path in files:
         document = read_yaml(path)
         if not isinstance(document, Mapping):
             raise FlowError(path, "must be a mapping with spec_version and nodes")
-        document = migrate(dict(document), path)
+        documents.append((path, migrate(dict(document), path)))
+    return documents
+
+
+def _line_languages(documents: list[tuple[Path, dict]], directory: Path) -> tuple[str, ...]:
+    """The line's languages, from the file with the welcome (`languages: [en, es]`; the first is
+    the one a conversation starts in when a text does not show its language)."""
+    listed = [(path, document) for path, document in documents if "languages" in document]
+    if len(listed) != 1:
+        raise FlowError(directory / "welcome.yaml", "one flow file (the welcome's) must list the languages: "
+                        "languages: [en, es]" if not listed else f"languages are also listed in {listed[1][0]}")
+    path, document = listed[0]
+    languages = document["languages"]
+    if not isinstance(languages, list) or not languages or \
+            not all(isinstance(lang, str) and LANGUAGE_CODE.fullmatch(lang) for lang in languages):
+        raise FlowError(path, "languages must list language codes like en, es, pt", line=line_of(document) or 1)
+    return tuple(languages)
+
+
+def _read_nodes(directory: Path) -> tuple[tuple[str, ...], dict[str, Node], dict[str, Mapping[str, str]]]:
+    """The languages, and every node and string of the flow files in a folder (not the campaigns)."""
+    documents = _documents(directory)
+    languages = _line_languages(documents, directory)
+    nodes: dict[str, Node] = {}
+    strings: dict[str, Mapping[str, str]] = {}
+    for path, document in documents:
         raw_nodes = document.get("nodes")
         if not isinstance(raw_nodes, Mapping) or not raw_nodes:
             raise FlowError(path, "has no nodes", line=1)
@@ -365,45 +395,46 @@ def _read_nodes(directory: Path) -> tuple[dict[str, Node], dict[str, Mapping[str
             node_id = str(node_id)
             if node_id in nodes:
                 raise FlowError(path, f"is also defined in {nodes[node_id].path}", line=line_of(raw), node=node_id)
-            nodes[node_id] = _node(node_id, raw, path)
+            nodes[node_id] = _node(node_id, raw, path, languages)
         for name, texts in (document.get("strings") or {}).items():
-            strings[name] = _languages(texts, path, "", f"string '{name}'", line_of(texts))
-    return nodes, strings
+            strings[name] = _languages(texts, path, "", f"string '{name}'", line_of(texts), languages)
+    return languages, nodes, strings
 
 
-def no_common_words(vocabulary: Iterable[str]) -> frozenset[str]:
+def no_common_words(vocabulary: Iterable[str], languages: Iterable[str]) -> frozenset[str]:
     """No list of common words: every unknown word near a keyword is taken for a typo of it."""
     return frozenset()
 
 
 def load_flows(directory: Path | str,
-               common_words: Callable[[Iterable[str]], frozenset[str]] = no_common_words) -> Flows:
+               common_words: Callable[[Iterable[str], Iterable[str]], frozenset[str]] = no_common_words) -> Flows:
     """Read and validate every flow and keyword table under a folder; raise FlowError on any fault.
 
-    `common_words` gives, for the keyword tables' words, the real words typo correction must
-    leave alone (`bot.tables.common_words` builds them from wordfreq).
+    `common_words` gives, for the keyword tables' words and the line's languages, the real words
+    typo correction must leave alone (`bot.tables.common_words` builds them from wordfreq).
     """
     directory = Path(directory)
-    nodes, strings = _read_nodes(directory)
+    languages, nodes, strings = _read_nodes(directory)
     missing = [s for s in REQUIRED_STRINGS if s not in strings]
     if missing:
         raise FlowError(directory / "welcome.yaml", f"strings lack {', '.join(missing)}")
-    campaigns, lines = _campaigns(directory / CAMPAIGNS_FILE, nodes)
+    campaigns, lines = _campaigns(directory / CAMPAIGNS_FILE, nodes, languages)
     _check_graph(nodes, directory, ("welcome", *(line.welcome for line in lines.values())))
     tables = {}
     for path in sorted((directory / "keywords").glob("*.yaml")):
-        lang, table = _keyword_table(path)
+        lang, table = _keyword_table(path, languages)
         tables[lang] = (path, table)
-    _check_keywords(tables, nodes, directory)
-    lexicon = Lexicon.build({lang: table for lang, (_, table) in tables.items()})
-    lexicon = replace(lexicon, known=common_words(lexicon.vocabulary), routes=_routes(nodes, directory))
+    _check_keywords(tables, nodes, directory, languages)
+    lexicon = Lexicon.build({lang: tables[lang][1] for lang in languages})
+    lexicon = replace(lexicon, known=common_words(lexicon.vocabulary, languages), routes=_routes(nodes, directory))
     for key, campaign in campaigns.items():
         words = tuple(key.split())
         if lexicon.commands.exact(words) or lexicon.hits_at("danger", words) or lexicon.hits_at("danger_alone", words):
             raise FlowError(directory / CAMPAIGNS_FILE, f"campaign word '{campaign.word}' is already a command or "
                             "a danger word, which must keep working from a first text")
     model = _model(directory / MODEL_FILE, nodes)
-    return Flows(nodes, strings, lexicon, _menus(nodes, strings), _titles(nodes), campaigns, lines, model=model)
+    return Flows(nodes, strings, lexicon, _menus(nodes, strings, languages), _titles(nodes, languages), campaigns,
+                 lines, model=model, languages=languages)
 
 
 def _model(path: Path, nodes: Mapping[str, Node]) -> TextModel | None:

@@ -220,6 +220,11 @@ class Lexicon:
         known = frozenset(vocabulary)
         return replace(cls.build({}), vocabulary=known, _by_initial=_by_initial(known))
 
+    def switch_word(self, lang: str) -> str | None:
+        """A word that switches a conversation to the language ("espanol"), if the tables have one."""
+        return next((" ".join(tokens) for tokens, targets in self.commands.phrases.items()
+                     if SWITCH + lang in targets), None)
+
     def stem_all(self, words: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         """Each language's stems of the words, to match several sections without stemming again."""
         return {lang: tuple(stems.stem(list(words))) for lang, stems in self.stems.items()}

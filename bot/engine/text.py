@@ -9,7 +9,6 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-LANGUAGES = ("en", "es")
 _APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`\u00b4]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from bot.engine.lexicon import Lexicon
-from bot.engine.text import LANGUAGES, normalize
+from bot.engine.text import normalize
 
 TOP_WORDS = 50_000  # per language: everyday words and the common misspellings stay out of it
 
@@ -29,15 +29,19 @@ def pick(vocabulary: Iterable[str], candidates: Iterable[str]) -> list[str]:
                    if word not in corrector.vocabulary and corrector.correct((word,)) != (word,)})
 
 
-def _common() -> Iterator[str]:
+def _common(languages: Iterable[str]) -> Iterator[str]:
     import wordfreq
 
-    for lang in LANGUAGES:
+    known = wordfreq.available_languages()
+    for lang in languages:
+        if lang not in known:  # a language wordfreq has no list for: its typos are corrected without one
+            continue
         for word in wordfreq.top_n_list(lang, TOP_WORDS):
             word = normalize(word)
             if word.isalpha() and len(word) >= 4:
                 yield word
 
 
-if __name__ == "__main__":  # run by bot.tables.common_words(): the vocabulary in, the words to keep as they are out
-    print("\n".join(pick(sys.stdin.read().split(), _common())))
+if __name__ == "__main__":  # run by bot.tables.common_words(): languages, then the vocabulary in; words out
+    languages, _, vocabulary = sys.stdin.read().partition("\n")
+    print("\n".join(pick(vocabulary.split(), _common(languages.split()))))

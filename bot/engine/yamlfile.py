@@ -11,7 +11,7 @@ import yaml
 
 from bot.errors import FlowError
 
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 
 
 class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when PyYAML has it: faster
@@ -88,8 +88,16 @@ def _with_line(values: dict, line: int) -> _Mapping:
     return mapping
 
 
+def _v2_to_v3(document: dict) -> dict:
+    """Version 3 lists the line's languages in the file with the welcome; version 2 meant English and Spanish."""
+    nodes = document.get("nodes")
+    if isinstance(nodes, Mapping) and "welcome" in nodes and "languages" not in document:
+        document = {**document, "languages": ["en", "es"]}
+    return {**document, "spec_version": 3}
+
+
 # Migrations from older spec versions, goflow style: {from_version: document -> next version}.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def migrate(document: dict, path: Path, current: int = SPEC_VERSION,

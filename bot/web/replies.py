@@ -65,7 +65,8 @@ def service_line(service: ServiceView, lang: str, strings: Mapping[str, Mapping[
             ways.append(strings["text_only"][lang].format(number=phone.number))
         elif phone.type == "textphone" and not any(p.type == "text" for p in service.phones):
             ways.append(strings["tty"][lang].format(number=phone.number))
-    line = f"{service.label[lang]}: " + f" {strings['or'][lang]} ".join(ways)
+    label = service.label.get(lang) or service.label["en"]  # the directory names services in English and Spanish
+    line = f"{label}: " + f" {strings['or'][lang]} ".join(ways)
     status = open_status(service.hours, now)
     tags = [status_text(status, lang, strings, now)] if status else []
     if not tags and "24_7" in service.features:

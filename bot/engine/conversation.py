@@ -185,6 +185,13 @@ def understand(topics: tuple[tuple[str, int], ...], guess: Guess | None, words: 
         return Choice(topics[0][0], by="rules")
     if len(pages) < 2 or words < 2:
         return Choice()
+    return _model_page(pages, guess, words, flows, lang, middle)
+
+
+def _model_page(pages: list[tuple[str, float]], guess: Guess, words: int, flows: Flows, lang: str,
+                middle: bool) -> Choice:
+    """Step 3 of `understand`: the model's likeliest page, a question between two, or nothing."""
+    thresholds = flows.model.thresholds if flows.model is not None else {}
     (first, p_first), (second, p_second) = pages[:2]
     flow = sum(p for label, p in pages if label.split(".", 1)[0] == first.split(".", 1)[0])
     if flow < thresholds.get("topic", 1.01) or flow < guess.danger or first not in flows.nodes:

@@ -130,7 +130,7 @@ def scaled_flows_dir(source: Path, target: Path, factor: int = FACTOR) -> Path:
                 continue
             nodes = {}
             for node_id, raw in doc["nodes"].items():
-                copy = dict(raw)
+                copy = {key: value for key, value in raw.items() if key not in ("route", "for_minors")}  # one each
                 if raw.get("options"):
                     copy["options"] = [dict(o, goto=renamed(o["goto"], replica)) for o in raw["options"]]
                 nodes[renamed(node_id, replica)] = copy

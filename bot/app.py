@@ -23,24 +23,40 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _number(name: str, default: str, kind: type[int] | type[float]) -> int | float:
+    """A number from the environment; ConfigError naming the variable when it is not one."""
+    value = os.environ.get(name) or default
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a {'whole ' if kind is int else ''}number") from None
+
+
 def _from_env() -> dict[str, Any]:
+    """The settings from the environment.
+
+    Not Flask's `config.from_prefixed_env`: the documented names have no one prefix (TWILIO_AUTH_TOKEN,
+    SECRET_KEY, DATABASE_URL and RATELIMIT_STORAGE_URI are contracts other tools rely on), several
+    config keys differ from their variable (HELPLINE_LOCAL -> LOCAL_MODE), and a wrong number must stop
+    the line with the variable's name, where from_prefixed_env would keep the text as a string.
+    """
     env = os.environ
     return {
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
         "SECRET_KEY": env.get("SECRET_KEY", ""),
         "DATABASE_URL": env.get("DATABASE_URL", ""),
         "LOCAL_MODE": _truthy(env.get("HELPLINE_LOCAL")),
-        "TRUST_PROXY": int(env.get("HELPLINE_TRUST_PROXY", "0") or 0),
+        "TRUST_PROXY": _number("HELPLINE_TRUST_PROXY", "0", int),
         "PUBLIC_URL": env.get("HELPLINE_PUBLIC_URL", ""),
         "FLOWS_DIR": env.get("HELPLINE_FLOWS_DIR", str(ROOT / "flows")),
         "DATA_DIR": env.get("HELPLINE_DATA_DIR", str(ROOT / "data")),
-        "DIRECTORY_REFRESH_SECONDS": float(env.get("HELPLINE_DIRECTORY_REFRESH_SECONDS", "60")),
+        "DIRECTORY_REFRESH_SECONDS": _number("HELPLINE_DIRECTORY_REFRESH_SECONDS", "60", float),
         "ADMIN_PASSWORD": env.get("HELPLINE_ADMIN_PASSWORD", ""),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_KEY_PREFIX": env.get("HELPLINE_RATE_LIMIT_PREFIX", "helpline"),
         "RATE_LIMIT": env.get("HELPLINE_RATE_LIMIT", "10 per minute"),
         "DANGER_RATE_LIMIT": env.get("HELPLINE_DANGER_RATE_LIMIT", "30 per hour;60 per day"),
-        "STATS_FLUSH_SECONDS": float(env.get("HELPLINE_STATS_FLUSH_SECONDS", "10")),
+        "STATS_FLUSH_SECONDS": _number("HELPLINE_STATS_FLUSH_SECONDS", "10", float),
     }
 
 

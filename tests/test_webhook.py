@@ -221,3 +221,9 @@ def test_thousands_of_empty_fields_are_refused_before_any_signature_work(client,
     response = client.post("/sms", data="&".join(["a="] * 13_000), content_type="application/x-www-form-urlencoded",
                            headers={"X-Twilio-Signature": "bogus"})
     assert response.status_code == 413 and called == []
+
+
+def test_a_setting_that_is_not_a_number_stops_the_line_with_its_name(config, monkeypatch):
+    monkeypatch.setenv("HELPLINE_TRUST_PROXY", "one")
+    with pytest.raises(ConfigError, match="HELPLINE_TRUST_PROXY='one' is not a whole number"):
+        create_app(config)

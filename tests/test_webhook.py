@@ -53,6 +53,26 @@ def test_signature_for_another_url_is_refused(client):
     assert post(client, form(), url="http://localhost/other").status_code == 403
 
 
+def test_a_wrongly_signed_request_leaves_one_log_line_with_the_reason_and_the_checked_url(client, caplog):
+    """The usual first mistake (the URL behind a proxy) is found from the log, which holds no form value."""
+    data = form(Body="hello from my phone", From="+18605559876", FromCity="HARTFORD")
+    with caplog.at_level(logging.INFO):
+        response = post(client, data, url="https://line.example.org/sms")
+    assert response.status_code == 403
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refused) == 1
+    assert "does not match" in refused[0] and "'http://localhost/sms'" in refused[0]
+    assert "HELPLINE_PUBLIC_URL" in response.get_data(as_text=True)
+    for value in ("hello from my phone", "8605559876", "5559876", "HARTFORD"):
+        assert value not in caplog.text
+
+
+def test_an_unsigned_request_is_logged_as_unsigned(client, caplog):
+    with caplog.at_level(logging.INFO):
+        assert post(client, form(), token=None).status_code == 403
+    assert "refused a request: no X-Twilio-Signature header" in caplog.text
+
+
 def test_oversized_body_is_refused_with_413(client):
     data = form(Body="x" * 70_000)
     assert post(client, data).status_code == 413

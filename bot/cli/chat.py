@@ -78,7 +78,8 @@ class RemoteConversation:
             with self._opener.open(request, timeout=15) as response:
                 return messages_of(response.read().decode())
         except urllib.error.HTTPError as err:
-            raise RuntimeError(f"the line answered HTTP {err.code}") from None
+            why = err.read().decode("utf-8", "replace").strip()[:300] if err.code == 403 else ""
+            raise RuntimeError(f"the line answered HTTP {err.code}" + (f": {why}" if why else "")) from None
 
 
 class _Literal(str):

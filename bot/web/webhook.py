@@ -112,17 +112,31 @@ def _public_url(req: Request, base: str) -> str:
     return base.rstrip("/") + path if base else f"{req.scheme}://{req.host}{path}"
 
 
-def _authorised(line: Helpline, req: Request) -> bool:
+def _refusal(line: Helpline, req: Request) -> str | None:
+    """Why a request is not Twilio's (None when it is): what an operator needs to fix a first connection."""
     signature = req.headers.get("X-Twilio-Signature")
     form = req.form
     fields = sum(len(values) for _, values in form.lists())
     if fields > MAX_FIELDS:  # not Twilio: refused before any HMAC over thousands of fields
         abort(413)
     if any(not isinstance(name, str) or not name for name in form):  # a multipart part with no name
-        return False
+        return "a form field has no name"
     if line.token and signature:
-        return signature_valid(line.token, _public_url(req, line.public_url), form, signature)
-    return line.local and _loopback(req.remote_addr)
+        if signature_valid(line.token, _public_url(req, line.public_url), form, signature):
+            return None
+        return ("the X-Twilio-Signature does not match: Twilio signs the URL it calls, so set HELPLINE_PUBLIC_URL "
+                "or HELPLINE_TRUST_PROXY if that URL is not this one, and check TWILIO_AUTH_TOKEN")
+    if line.local and _loopback(req.remote_addr):
+        return None
+    if not signature:
+        return "no X-Twilio-Signature header" + (" (local mode answers this machine only)" if line.local else "")
+    return "a signed request, but TWILIO_AUTH_TOKEN is not set"
+
+
+def _refused(line: Helpline, req: Request, reason: str) -> Response:
+    """403, and one log line with the reason and the URL the signature is checked against (no form value)."""
+    log.warning("refused a request: %s; signature checked against %r", reason, _public_url(req, line.public_url)[:300])
+    return Response(f"Forbidden: {reason}.\n", status=403, mimetype="text/plain")
 
 
 def sender_key(limits: Limits, sender: str, day: dt.date) -> str:
@@ -190,9 +204,9 @@ def _read_within(stream: Any, length: int, sock: socket.socket | None) -> bytes:
 @bp.post("/sms")
 def sms() -> Response:
     line, req = helpline(), request._get_current_object()  # one lookup of each, not one per use
-    if not _authorised(line, req):
-        return Response("Forbidden: the Twilio signature is missing or wrong.\n", status=403,
-                        mimetype="text/plain")
+    reason = _refusal(line, req)
+    if reason is not None:
+        return _refused(line, req, reason)
     form, now = req.form, line.clock.now()
     sender = form.get("From", "")
     flows = line.flows.for_line(form.get("To", ""))

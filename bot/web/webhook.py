@@ -26,6 +26,7 @@ from bot.engine.conversation import Context
 from bot.engine.flows import Flows
 from bot.privacy import StateCodec, keyed_hash
 from bot.tables import load_flows
+from bot.web.flowswatch import FlowsWatch
 from bot.web.ratelimit import Limits
 from bot.web.replies import Renderer
 from bot.web.twilio import EMPTY_TWIML, signature_valid, twiml
@@ -56,6 +57,7 @@ class Helpline:
     clock: Clock  # the one clock: now, and the line's day and wall time
     public_url: str = ""
     danger_limit: list = field(default_factory=list)  # limits items for danger texts (HELPLINE_DANGER_RATE_LIMIT)
+    watch: FlowsWatch | None = None  # the flows folder, reloaded when edited
     upkeep: Upkeep = field(init=False)  # the database jobs, on their own thread
     renderer: Renderer = field(init=False)
     safe_twiml: str = field(init=False)
@@ -65,9 +67,21 @@ class Helpline:
         self.upkeep = Upkeep(self.database_jobs, now=self.clock.now)
 
     def database_jobs(self, now: float) -> None:
-        """Write the batched counts and pick up a changed directory (on the upkeep thread)."""
+        """Write the batched counts, pick up a changed directory and edited flows (on the upkeep thread)."""
         self.tally.flush_if_due(now)
         self.directory.refresh_if_due(now, self.rebuild)
+        if self.watch is not None:
+            self.watch.refresh_if_due(now, self.use_flows)
+
+    def use_flows(self, flows: Flows) -> None:
+        """Answer from newly loaded flows from the next text on."""
+        self.flows = flows
+        self.rebuild()
+
+    @property
+    def problem(self) -> str | None:
+        """Why the line is not answering as configured (the directory, then the flows), or None."""
+        return self.directory.problem or (self.watch.problem if self.watch is not None else None)
 
     def day(self, now: float) -> dt.date:
         """The line's calendar day at a moment (counts are per day, in the line's time zone)."""
@@ -263,7 +277,7 @@ def _unexpected(error: Exception) -> Any:
 def healthz() -> Any:
     line = helpline()
     line.upkeep.poke()
-    problem = line.directory.problem
+    problem = line.problem
     waited = line.upkeep.stuck()
     if waited is not None:
         problem = f"database not answering for {waited:.0f} s; answering from memory"
@@ -287,6 +301,7 @@ def init_app(app: Flask) -> None:
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
         clock=app.config["CLOCK"], public_url=app.config["PUBLIC_URL"],
         danger_limit=parse_many(app.config["DANGER_RATE_LIMIT"]),
+        watch=FlowsWatch(app.config["FLOWS_DIR"], load_flows, app.config["DIRECTORY_REFRESH_SECONDS"]),
     )
     app.session_interface = NoSessions()
     line = app.extensions["helpline"]

@@ -1,10 +1,13 @@
-"""The /admin dashboard: password or nothing, anonymous counts with small ones hidden, the directory's checks."""
+"""The /admin dashboard: password or nothing, anonymous counts (texts and conversations, labelled from the
+flows) with small ones hidden, the directory's checks."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import html
+import random
+import re
 from collections import Counter, defaultdict
 from html.parser import HTMLParser
 from types import SimpleNamespace
@@ -181,10 +184,11 @@ def test_the_dashboard_shows_campaigns_topics_languages_and_never_a_small_count(
             (TextAnswered(day, "safe-card", "law", "es", "whatsapp"), 1),
             (TextAnswered(day, "", "welcome", "es", "sms"), 3))
     seen = Page(page(dashboard))
-    assert seen.tables["table-campaigns"] == {"campaign": ["texts"], "all together": ["53"]}
-    assert seen.tables["table-topics"] == {"topic": ["texts"], "all together": ["53"]}
-    assert seen.tables["table-languages"] == {"language": ["texts"], "all together": ["53"]}
-    assert seen.tables["table-channels"] == {"channel": ["texts"], "all together": ["53"]}
+    head = ["texts", "conversations"]  # no conversation counted: none shown, not even a total of 0
+    assert seen.tables["table-campaigns"] == {"card word": head, "all together": ["53", "–"]}
+    assert seen.tables["table-topics"] == {"topic": head, "all together": ["53", "–"]}
+    assert seen.tables["table-languages"] == {"language": head, "all together": ["53", "–"]}
+    assert seen.tables["table-channels"] == {"channel": head, "all together": ["53", "–"]}
     for chart in ("chart-campaigns", "chart-topics", "chart-languages", "chart-channels", "chart-weekly"):
         assert not any(v in ("1", "3", "4", "<5") for v in seen.values(chart)), chart
 
@@ -195,7 +199,8 @@ def test_a_breakdown_without_small_counts_shows_every_count_to_scale(dashboard):
             (TextAnswered(day, "", "health", "en", "sms"), 5),
             (TextAnswered(day, "", "law", "en", "sms"), 10))
     seen = Page(page(dashboard))
-    assert seen.tables["table-topics"] == {"topic": ["texts"], "hotlines": ["40"], "law": ["10"], "health": ["5"]}
+    assert seen.tables["table-topics"] == {"topic": ["texts", "conversations"], "Call someone 24/7": ["40", "–"],
+                                           "The law": ["10", "–"], "Health": ["5", "–"]}
     widths = [float(bar["width"]) for bar in seen.bars["chart-topics"]]
     assert widths[0] == 8 * widths[2] and not any("small" in bar["class"] for bar in seen.bars["chart-topics"])
 
@@ -210,13 +215,83 @@ def test_texts_are_counted_per_week_and_old_days_are_left_out(dashboard):
             (TextAnswered(monday - dt.timedelta(weeks=3), "safe-card", "law", "es", "sms"), 6),
             (TextAnswered(monday - dt.timedelta(weeks=admin.WEEKS), "old-card", "law", "en", "sms"), 50))
     weekly = Page(page(dashboard)).tables["table-weekly"]
-    assert weekly["all weeks together"] == ["24"]  # 3 + 4 + 9 + 2 + 6: a week of 2, so no week alone
+    assert weekly["all weeks together"] == ["24", "–"]  # 3 + 4 + 9 + 2 + 6: a week of 2, so no week alone
     assert set(weekly[f"week of {monday:%b} {monday.day}"]) == {"–"}
     assert "old-card" not in str(Page(page(dashboard)).tables["table-campaigns"])
     counted(dashboard, (TextAnswered(monday - dt.timedelta(weeks=2), "safe-card", "law", "es", "sms"), 3))
     weekly = Page(page(dashboard)).tables["table-weekly"]  # now every week with texts has 5 or more
     last = monday - dt.timedelta(weeks=1)
-    assert weekly[f"week of {monday:%b} {monday.day}"] == ["9"] and weekly[f"week of {last:%b} {last.day}"] == ["7"]
+    assert weekly[f"week of {monday:%b} {monday.day}"] == ["9", "–"]
+    assert weekly[f"week of {last:%b} {last.day}"] == ["7", "–"]
+
+
+def conversations(app: Flask, day: dt.date, *counts: tuple[str, str, str, str, int, int]) -> None:
+    """Counts with conversations: (campaign, topic, language, channel, texts, conversations started)."""
+    events = Counter()
+    for campaign, topic, language, channel, texts, started in counts:
+        events[TextAnswered(day, campaign, topic, language, channel)] += texts - started
+        events[TextAnswered(day, campaign, topic, language, channel, starts=True)] += started
+    counted(app, *(+events).items())
+
+
+def test_the_dashboard_labels_every_value_with_the_flows_words(dashboard):
+    conversations(dashboard, today(dashboard), ("motel-card-7", "hotlines", "en", "sms", 20, 8),
+                  ("", "fallback", "en", "whatsapp", 10, 5), ("safe-card-es", "out", "es", "sms", 6, 6),
+                  ("", "ask", "es", "whatsapp", 5, 0))
+    seen = Page(page(dashboard))
+    assert list(seen.tables["table-campaigns"])[1:] == ["CARD7", "no card word", "SEGURA"]
+    assert list(seen.tables["table-topics"])[1:] == ["Call someone 24/7", "not understood", "Getting out",
+                                                    "which one? question"]
+    assert list(seen.tables["table-languages"])[1:] == ["English", "Spanish"]
+    assert list(seen.tables["table-channels"])[1:] == ["SMS", "WhatsApp"]
+    labels = [text for kind, text in seen.texts["chart-topics"] if kind == "label"]
+    assert labels == ["Call someone 24/7", "not understood", "Getting out", "which one? question"]
+    assert seen.tables["table-campaigns"]["CARD7"] == ["20", "8"]  # every count 5 or more: each shown
+    assert seen.tables["table-topics"]["which one? question"] == ["5", "–"]  # none
+    assert [bar["class"] for bar in seen.bars["chart-channels"]] == ["bar", "bar conv", "bar", "bar conv"]
+    markup = html.unescape(page(dashboard))
+    for code in ("motel-card-7", "safe-card-es", "(none)", "ways out", ">out<", ">en<", "whatsapp<"):
+        assert code not in markup, code
+
+
+def test_conversations_are_shown_beside_the_texts_each_protected_on_its_own(dashboard):
+    conversations(dashboard, today(dashboard), ("motel-card-7", "hotlines", "en", "sms", 30, 9),
+                  ("", "health", "en", "sms", 12, 6), ("", "law", "es", "sms", 8, 2))
+    seen = Page(page(dashboard))
+    assert seen.tables["table-languages"] == {"language": ["texts", "conversations"], "English": ["42", "–"],
+                                              "Spanish": ["8", "–"], "all together": ["–", "17"]}  # es: 2
+    assert seen.tables["table-topics"] == {"topic": ["texts", "conversations"], "Call someone 24/7": ["30", "–"],
+                                           "Health": ["12", "–"], "The law": ["8", "–"], "all together": ["–", "17"]}
+    kinds = [bar["class"] for bar in seen.bars["chart-topics"]]
+    assert kinds == ["bar", "bar", "bar", "bar conv small"]  # texts one by one; conversations only all together
+    assert re.search(r"<b>50</b>texts.*?<b>17</b>conversations", page(dashboard), re.DOTALL)
+
+
+MONTH_DAY = re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}\b")
+
+
+def numbers_read(markup: str) -> list[int]:
+    """Every number a person can read in the counts section (a week's date aside): text, tables, charts."""
+    section = re.search(r'<section id="counts">(.*?)</section>', markup, re.DOTALL).group(1)
+    text = html.unescape(re.sub(r"<[^>]+>", " ", section))
+    return [int(n) for n in re.findall(r"\d+", MONTH_DAY.sub(" ", text))]
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_no_number_under_5_anywhere_on_the_dashboard(config, seed):
+    """Random counts over the twelve weeks, small ones among them: nothing under 5 is written."""
+    rng = random.Random(seed)
+    app = dashboard_app(config, ADMIN_PASSWORD=PASSWORD, CLOCK=FakeClock(1_800_000_030.0))
+    events = Counter()
+    for _ in range(rng.randint(1, 40)):
+        day = today(app) - dt.timedelta(days=rng.randrange(admin.WEEKS * 7 - 7))
+        event = TextAnswered(day, rng.choice(["", "safe-card", "motel-card-7", "clinic-poster-es"]),
+                             rng.choice(["welcome", "hotlines", "health", "out", "fallback", "ask", "optout"]),
+                             rng.choice(["en", "es"]), rng.choice(["sms", "whatsapp"]), rng.random() < 0.4)
+        events[event] += rng.choice([1, 1, 2, 3, 4, 5, 6, 9, 20])
+    counted(app, *events.items())
+    found = numbers_read(page(app))
+    assert found and min(found) >= 5, sorted(set(found))
 
 
 def test_fewer_than_5_texts_in_all_show_nothing_but_that(dashboard):
@@ -236,7 +311,7 @@ def test_nothing_personal_appears_on_the_dashboard(dashboard):
     Conversation.start(dashboard, sender="+18605557319").send("CARD7")
     counted(dashboard, (TextAnswered(today(dashboard), "", "hotlines", "en", "sms"), 20))  # enough to show
     markup = html.unescape(page(dashboard))
-    assert "Texts per week" in markup
+    assert "Texts and conversations per week" in markup
     for value in ("MARKBODY", "MARKNAME", "MARKCITY", "8605557319", "555-7319", form["MessageSid"]):
         assert value not in markup
 

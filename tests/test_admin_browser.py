@@ -101,7 +101,7 @@ def test_the_dashboard_renders_its_charts_in_chromium(sync_api, served, tmp_path
                 bar_box = bar.bounding_box()
                 assert bar_box and bar_box["width"] > 0 and bar_box["height"] > 0, chart
                 assert svg.locator("title").text_content()
-            assert page.get_by_text("motel-card-7", exact=True).first.is_visible()
+            assert page.get_by_text("CARD7", exact=True).first.is_visible()
             assert page.locator("svg#chart-channels text.label", has_text="all together").first.is_visible()
             assert page.locator("text.value", has_text="<5").count() == 0  # no small count, even as "<5"
             overdue = page.locator("#table-ages tr.stale")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 import bot.stats  # noqa: F401 - its table is part of the schema
 from bot import ROOT
@@ -73,6 +75,61 @@ def test_the_line_runs_on_postgresql_given_a_plain_url(config, postgres_url):
     line.directory.engine.dispose()
 
 
+DAY = dt.date(2026, 11, 30)
+OLD_COUNTS = [("motel-card-7", "hotlines", "en", "sms", 40), ("", "welcome", "es", "whatsapp", 3)]
+
+
+def at_0001_with_counts(url: str):
+    """A database as the line left it before conversations were counted: revision 0001, counts in it."""
+    from alembic import command
+    from alembic.config import Config
+
+    from bot.directory.database import MIGRATIONS
+
+    engine = make_engine(url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO daily_count (day, campaign, topic, language, channel, count) "
+                                "VALUES (:day, :campaign, :topic, :language, :channel, :count)"),
+                           [dict(zip(("campaign", "topic", "language", "channel", "count"), row, strict=True), day=DAY)
+                            for row in OLD_COUNTS])
+    assert schema_revision(engine) == "0001"
+    return engine
+
+
+def check_the_upgrade_keeps_the_counts(url: str) -> None:
+    from collections import Counter
+
+    from bot.stats import TextAnswered, add_counts, rows
+
+    engine = at_0001_with_counts(url)
+    try:
+        migrate(engine)  # as the line does at start: Alembic in a child process
+        assert schema_revision(engine) == SCHEMA_HEAD and differences(engine) == []
+        kept = {(r["campaign"], r["topic"], r["language"], r["channel"]): (r["count"], r["conversations"])
+                for r in rows(engine, 1, DAY)}
+        assert kept == {row[:4]: (row[4], 0) for row in OLD_COUNTS}  # every count kept; no conversation then
+        add_counts(engine, Counter({TextAnswered(DAY, "motel-card-7", "hotlines", "en", "sms", starts=True): 2,
+                                    TextAnswered(DAY, "motel-card-7", "hotlines", "en", "sms"): 1}))
+        after = {r["campaign"]: (r["count"], r["conversations"]) for r in rows(engine, 1, DAY)}
+        assert after == {"motel-card-7": (43, 2), "": (3, 0)}  # counted on top of the old row
+    finally:
+        engine.dispose()
+
+
+def test_a_database_at_0001_with_counts_upgrades_and_keeps_them_on_sqlite(tmp_path):
+    check_the_upgrade_keeps_the_counts(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+@pytest.mark.postgres
+def test_a_database_at_0001_with_counts_upgrades_and_keeps_them_on_postgresql(postgres_url):
+    check_the_upgrade_keeps_the_counts(postgres_url)
+
+
 def test_the_schema_head_constant_is_the_newest_migration():
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -81,7 +138,7 @@ def test_the_schema_head_constant_is_the_newest_migration():
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD == "0002"
 
 
 def test_a_new_database_gets_the_newest_schema_the_same_as_the_migrations_build(tmp_path):

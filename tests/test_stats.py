@@ -1,9 +1,11 @@
-"""Campaign words, several numbers, WhatsApp, and the anonymous counts they feed."""
+"""Campaign words, several numbers, WhatsApp, and the anonymous counts they feed: texts and
+conversations, labelled from the flows, with no count under 5 shown anywhere."""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import time
 
@@ -30,16 +32,19 @@ def stats_json(config, monkeypatch) -> dict:
     monkeypatch.setenv("DATABASE_URL", config["DATABASE_URL"])
     result = CliRunner().invoke(main, ["stats", "--json", "--days", "3"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def stored(app) -> list[dict]:
     """The rows as written: what the line counted, before anything is hidden for people."""
-    import datetime as dt
-
     from bot.stats import rows
 
-    return rows(app.extensions["helpline"].directory.engine, 3, dt.date.today())
+    line = app.extensions["helpline"]
+    line.tally.flush()
+    deadline = time.monotonic() + 5
+    while line.upkeep._started_job is not None and time.monotonic() < deadline:  # a flush on the upkeep
+        time.sleep(0.01)  # thread may hold counts it took before ours: let it write them
+    return rows(line.directory.engine, 3, line.clock.today())
 
 
 def test_a_card_word_as_first_text_starts_its_flow_in_its_language(counted):
@@ -70,14 +75,15 @@ def test_stats_count_conversations_by_campaign_topic_language_and_channel(counte
     Conversation.start(counted, sender="whatsapp:+18605550123").send("hola")
     counted.extensions["helpline"].tally.flush()
     rows = stored(counted)
-    assert {"day", "campaign", "topic", "language", "count"} <= set(rows[0])
-    by = {(r["campaign"], r["topic"], r["language"], r["channel"]): r["count"] for r in rows}
-    assert by[("motel-card-7", "hotlines", "en", "sms")] == 6
-    assert by[("", "welcome", "es", "whatsapp")] == 1
-    assert sum(by.values()) == 7
+    assert {"day", "campaign", "topic", "language", "count", "conversations"} <= set(rows[0])
+    by = {(r["campaign"], r["topic"], r["language"], r["channel"]): (r["count"], r["conversations"]) for r in rows}
+    assert by[("motel-card-7", "hotlines", "en", "sms")] == (6, 3)  # three texters, two texts each
+    assert by[("", "welcome", "es", "whatsapp")] == (1, 1)
+    assert sum(n for n, _ in by.values()) == 7
     seen = stats_json(config, monkeypatch)  # 6 and 1: the 1 is added up with the 6, never shown
-    assert seen["texts"] == 7
-    assert seen["breakdowns"]["language"] == {"shown": {}, "others": 7}  # the total alone
+    assert seen["texts"] == 7 and seen["conversations"] is None  # 4 conversations: too few, even in all
+    assert seen["breakdowns"]["language"] == [  # the total alone
+        {"key": None, "label": "all together", "texts": 7, "conversations": None}]
 
 
 def test_counts_hold_nothing_personal_and_people_see_small_counts_as_under_5(counted, config, monkeypatch):
@@ -127,6 +133,7 @@ def test_each_number_has_its_own_campaign_words(config, tmp_path):
     from bot.cli import chat
 
     original = chat.LINE_NUMBER
+    clinic.line = clinic_number  # the number texted, where Conversation keeps it
     try:
         chat.LINE_NUMBER = clinic_number
         assert clinic.send("CARD7")[0].startswith("Hi. Free, private help")  # not this number's card
@@ -189,19 +196,22 @@ def test_workers_flushing_the_same_counts_at_once_on_postgresql_never_deadlock(p
 
 
 def _random_rows(rng, days: int = 6) -> list[dict]:
+    """Counts as the line could have kept them: texts, and how many of those started a conversation."""
     import datetime as dt
 
     rows = []
     for _ in range(rng.randint(1, 30)):
+        count = rng.choice([1, 1, 2, 3, 4, 5, 6, 9, 20, 40])
         rows.append({"day": str(dt.date(2026, 11, 1) + dt.timedelta(days=rng.randrange(days))),
-                     "campaign": rng.choice(["", "safe-card", "card7", "luna"]),
-                     "topic": rng.choice(["welcome", "health", "law", "out", "danger", "report"]),
+                     "campaign": rng.choice(["", "safe-card", "motel-card-7", "clinic-poster-es"]),
+                     "topic": rng.choice(["welcome", "health", "law", "out", "danger", "report", "fallback", "ask"]),
                      "language": rng.choice(["en", "es"]), "channel": rng.choice(["sms", "whatsapp"]),
-                     "count": rng.choice([1, 1, 2, 3, 4, 5, 6, 9, 20, 40])})
+                     "count": count, "conversations": rng.choice([0, 0, rng.randint(0, count), count])})
     return rows
 
 
 CLOSED = {"language": {"en", "es"}, "channel": {"sms", "whatsapp"}}  # every value there can be
+MEASURES = ("count", "conversations")
 
 
 def _possible(field: str, totals) -> set[str]:
@@ -210,43 +220,322 @@ def _possible(field: str, totals) -> set[str]:
     return set(totals) | CLOSED.get(field, set())
 
 
-def _same_display(rows: list[dict], field: str, value: str, other: str, step: int, shown) -> bool:
-    """Whether moving `step` texts from `value` to `other` (or back, when negative) shows the same."""
-    from bot.stats import breakdowns
+def _display(rows: list[dict]):
+    from bot.stats import summarize
 
-    giver, taker = (value, other) if step > 0 else (other, value)
-    source = next((r for r in rows if r[field] == giver), None)
-    if source is None:
-        return False
+    summary = summarize([r for r in rows if r["count"] > 0], lambda row: row["day"])
+    return summary.texts, summary.conversations, summary.breakdowns
+
+
+def _moved(rows: list[dict], row: dict, field: str, to: str, conversation: bool) -> list[dict]:
+    """The rows with one text (and the conversation it started, when `conversation`) moved from `row` to `to`."""
     moved = [dict(r) for r in rows]
-    moved[rows.index(source)]["count"] -= 1
-    moved.append({**source, field: taker, "count": 1})
-    return breakdowns([r for r in moved if r["count"] > 0], lambda row: row["day"]) == shown
+    source = moved[rows.index(row)]
+    source["count"] -= 1
+    source["conversations"] -= conversation
+    moved.append({**row, field: to, "count": 1, "conversations": int(conversation)})
+    return moved
 
 
-@pytest.mark.parametrize("seed", range(300))
+def _alternatives(rows: list[dict], field: str, value: str, others: set[str]):
+    """Other tables of counts a reader could not tell apart from these by what is shown (the caller
+    checks), each differing from them in what `value` counts: one conversation more or less (when
+    none is shown at all); or one text moved between `value` and another value, with or without the
+    conversation it started, or one conversation swapped for a text that started none (texts stay)."""
+    for row in (r for r in rows if r[field] == value):
+        for step in (-1, 1):
+            if 0 <= row["conversations"] + step <= row["count"]:
+                flipped = [dict(r) for r in rows]
+                flipped[rows.index(row)]["conversations"] += step
+                yield flipped
+    for other in others:
+        yield from _moves(rows, field, value, other)
+        yield from _moves(rows, field, other, value)
+
+
+def _moves(rows: list[dict], field: str, giver: str, taker: str):
+    for row in (r for r in rows if r[field] == giver):
+        if row["count"] > row["conversations"]:
+            yield _moved(rows, row, field, taker, False)
+        if row["conversations"] > 0:
+            once = _moved(rows, row, field, taker, True)
+            yield once
+            back = next((r for r in once[:len(rows)] if r[field] == taker and r["count"] > r["conversations"]), None)
+            if back is not None:
+                yield _moved(once, back, field, giver, False)
+
+
+@pytest.mark.parametrize("seed", range(200))
 def test_no_count_under_5_can_be_worked_out_from_what_is_shown(seed):
-    """For every count under 5, in any breakdown, another table of counts shows exactly the same and
-    differs in that count: one text moved to or from another value the reader knows there is."""
+    """For every count under 5 (texts or conversations), in any breakdown, another table of counts shows
+    exactly the same and differs in that count: a text, a conversation or both moved to or from another
+    value the reader knows there is."""
     import random
     from collections import Counter
 
-    from bot.stats import BREAKDOWNS, breakdowns
-
     rng = random.Random(seed)
     rows = _random_rows(rng)
-    shown = breakdowns(rows, lambda row: row["day"])
-    dims = {"time": "day", **{name: name for name in BREAKDOWNS}}
-    for name, field in dims.items():
-        totals = Counter()
-        for row in rows:
-            totals[row[field]] += row["count"]
-        for value, n in totals.items():
-            if n >= 5:
-                continue
-            if not shown:  # under 5 texts in all: nothing at all is shown
-                assert sum(totals.values()) < 5
-                continue
-            assert value not in shown[name].counts, (name, value)
-            assert any(_same_display(rows, field, value, other, step, shown)
-                       for other in _possible(field, totals) - {value} for step in (1, -1)), (name, value)
+    shown = _display(rows)
+    dims = {"time": "day", **{name: name for name in ("campaign", "topic", "language", "channel")}}
+    for measure in MEASURES:
+        for name, field in dims.items():
+            totals = Counter()
+            for row in rows:
+                totals[row[field]] += row[measure]
+            for value, n in totals.items():
+                if n == 0 or n >= 5:
+                    continue
+                breakdown = shown[2].get(name)
+                if breakdown is None:  # under 5 texts in all: nothing at all is shown
+                    assert sum(r["count"] for r in rows) < 5
+                    continue
+                counts = breakdown.texts if measure == "count" else breakdown.conversations
+                assert counts is None or value not in counts.counts, (measure, name, value)
+
+                def differs(other_rows, value=value, field=field, n=n, measure=measure) -> bool:
+                    return sum(r[measure] for r in other_rows if r[field] == value) != n
+
+                others = _possible(field, totals) - {value}
+                assert any(differs(alt) and _display(alt) == shown
+                           for alt in _alternatives(rows, field, value, others)), (measure, name, value)
+
+
+# ---------------------------------------------------------------------------- conversations
+
+
+@pytest.fixture
+def clocked(config):
+    """The line on a clock the test moves."""
+    from bot.clock import FakeClock
+
+    app = create_app({**config, "CLOCK": FakeClock(1_800_000_000.0)})
+    app.extensions["helpline"].tally.flush_seconds = float("inf")  # written only when the test says
+    return app
+
+
+def totals(app) -> tuple[int, int]:
+    """Texts and conversations counted in all, as written."""
+    kept = stored(app)
+    return sum(r["count"] for r in kept), sum(r["conversations"] for r in kept)
+
+
+def test_a_conversation_is_counted_once_however_many_texts_it_has(clocked):
+    texter = Conversation.start(clocked, sender="+18605550140")
+    for text in ("hi", "1", "2", "back", "0"):
+        texter.send(text)
+    assert totals(clocked) == (5, 1)
+
+
+def test_a_new_conversation_after_30_minutes_of_silence_is_counted_again(clocked):
+    texter = Conversation.start(clocked, sender="+18605550141")
+    texter.send("hi")
+    clocked.config["CLOCK"].advance(29 * 60)
+    texter.send("1")  # 29 minutes on: the same conversation
+    assert totals(clocked) == (2, 1)
+    clocked.config["CLOCK"].advance(31 * 60)
+    texter.send("hi")  # the cookie is still sent, but its state has expired: a new conversation
+    assert totals(clocked) == (3, 2)
+
+
+def test_a_stop_starts_no_conversation_and_nothing_after_it_is_the_same_one(clocked):
+    Conversation.start(clocked, sender="+18605550142").send("STOP")  # a first text that is STOP
+    assert totals(clocked) == (1, 0)
+    texter = Conversation.start(clocked, sender="+18605550143")
+    texter.send("hi")
+    texter.send("STOP")  # ends the conversation (nothing kept): not a new one
+    assert totals(clocked) == (3, 1)
+    texter.send("hi")  # after STOP, a text that starts again is a new conversation
+    assert totals(clocked) == (4, 2)
+
+
+def test_a_card_word_starts_one_conversation_under_its_campaign(clocked):
+    texter = Conversation.start(clocked, sender="+18605550144")
+    texter.send("CARD7")
+    texter.send("1")
+    by = {r["campaign"]: (r["count"], r["conversations"]) for r in stored(clocked)}
+    assert by == {"motel-card-7": (2, 1)}
+
+
+def test_a_state_from_another_conversation_that_names_a_page_now_gone_starts_a_new_one():
+    """`fresh` decides: the state the engine would not take is no conversation to continue."""
+    import datetime as dt
+
+    from bot.engine.conversation import Reply, State
+    from bot.web.webhook import _event
+
+    reply = Reply("welcome", "en", "Hi", (), "")
+    after = State("welcome", "en", 30_000_000)
+    day = dt.date(2026, 11, 30)
+    assert _event(after, (reply,), day, "sms", None).starts
+    assert not _event(after, (reply,), day, "sms", State("welcome", "en", 29_999_999)).starts
+    assert not _event(None, (), day, "sms", None).starts  # STOP: nothing kept after it
+
+
+# ---------------------------------------------------------------------------- labels
+
+
+def test_labels_are_the_flows_own_words():
+    from types import SimpleNamespace
+
+    from bot import ROOT
+    from bot.engine.flows import Campaign
+    from bot.stats import Labels
+
+    labels = Labels.of(load_flows(ROOT / "flows"))
+    assert [labels.label("campaign", c) for c in ("motel-card-7", "safe-card", "safe-card-es", "", "gone-card")] == [
+        "CARD7", "SAFE", "SEGURA", "no card word", "gone-card"]
+    assert [labels.label("topic", t) for t in ("out", "hotlines", "ask", "fallback", "optout", "welcome")] == [
+        "Getting out", "Call someone 24/7", "which one? question", "not understood", "opted out (STOP)", "main menu"]
+    assert [labels.label("language", c) for c in ("en", "es", "pt", "")] == ["English", "Spanish", "pt", "not known"]
+    assert [labels.label("channel", c) for c in ("sms", "whatsapp")] == ["SMS", "WhatsApp"]
+    assert labels.label("topic", None) == "all together" and labels.label("time", "2026-11-30") == "2026-11-30"
+    one_tag = SimpleNamespace(campaigns={"safe": Campaign("SAFE", "welcome", "en", "safe"),
+                                         "segura": Campaign("SEGURA", "welcome", "es", "safe")},
+                              nodes={}, titles={}, languages=("en", "es"))
+    assert Labels.of(one_tag).label("campaign", "safe") == "SAFE / SEGURA"
+    assert Labels.of(None).label("campaign", "motel-card-7") == "motel-card-7"  # no flows: the codes
+
+
+# ---------------------------------------------------------------------------- what people see
+
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def numbers(text: str) -> list[int]:
+    """Every number written in an output (a date is not a number; "24/7" is two)."""
+    return [int(n) for n in re.findall(r"\d+", DATE.sub(" ", text))]
+
+
+def invented(app_or_engine, day, *counts: tuple[str, str, str, str, int, int]) -> None:
+    """Counts written as the line writes them: (campaign, topic, language, channel, texts, conversations)."""
+    from collections import Counter
+
+    from bot.stats import TextAnswered, add_counts
+
+    events = Counter()
+    for campaign, topic, language, channel, texts, conversations in counts:
+        events[TextAnswered(day, campaign, topic, language, channel)] += texts - conversations
+        events[TextAnswered(day, campaign, topic, language, channel, starts=True)] += conversations
+    add_counts(app_or_engine, +events)
+
+
+SOME = (("motel-card-7", "hotlines", "en", "sms", 40, 12), ("", "welcome", "en", "sms", 25, 10),
+        ("safe-card", "out", "en", "whatsapp", 3, 2), ("safe-card", "out", "en", "sms", 6, 1),
+        ("safe-card-es", "out", "es", "sms", 12, 0), ("", "fallback", "es", "sms", 5, 1),
+        ("clinic-poster-es", "health", "es", "sms", 6, 6))  # 97 texts, 32 conversations
+
+
+def run_stats(config, monkeypatch, *args: str):
+    monkeypatch.setenv("DATABASE_URL", config["DATABASE_URL"])
+    result = CliRunner().invoke(main, ["stats", "--days", "30", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+@pytest.fixture
+def some_counts(config):
+    import datetime as dt
+
+    from bot.clock import Clock
+    from bot.directory.database import make_engine, migrate
+
+    engine = make_engine(config["DATABASE_URL"])
+    migrate(engine)
+    invented(engine, Clock.from_env().today() - dt.timedelta(days=1), *SOME)
+    engine.dispose()
+    return config
+
+
+def test_the_stats_table_is_labelled_and_counts_conversations(some_counts, monkeypatch):
+    table = run_stats(some_counts, monkeypatch)
+    assert table.startswith("97 texts and 32 conversations in the last 30 days")
+    for label in ("CARD7", "SAFE", "SEGURA", "SALUD", "no card word", "Call someone 24/7", "Getting out",
+                  "main menu", "not understood", "English", "Spanish", "all together"):
+        assert label in table, label
+    for code in ("motel-card-7", "safe-card", "(none)", "hotlines", "fallback", "ways out", " en ", " es "):
+        assert code not in table, code
+    lines = {line.strip().rsplit(None, 2)[0]: line.split()[-2:] for line in table.splitlines() if line.startswith("  ")}
+    assert lines["CARD7"] == ["40", "–"]  # SAFE had 3 conversations: card words' conversations all together only
+    assert lines["English"] == ["74", "25"] and lines["Spanish"] == ["23", "7"]
+    assert "HELPLINE_STATS_FLUSH_SECONDS" in table  # why the newest texts are not there yet
+
+
+def test_stats_json_has_the_same_labels_and_lines(some_counts, monkeypatch):
+    seen = json.loads(run_stats(some_counts, monkeypatch, "--json"))
+    assert (seen["texts"], seen["conversations"]) == (97, 32)
+    campaigns = {line["label"]: (line["texts"], line["conversations"]) for line in seen["breakdowns"]["campaign"]}
+    assert campaigns == {"CARD7": (40, None), "no card word": (30, None), "SEGURA": (12, None), "SAFE": (9, None),
+                         "SALUD": (6, None), "all together": (None, 32)}  # SAFE: 3 conversations
+    assert seen["breakdowns"]["channel"] == [  # WhatsApp: 3 texts, 2 conversations
+        {"key": None, "label": "all together", "texts": 97, "conversations": 32}]
+    assert seen["breakdowns"]["language"] == [
+        {"key": "en", "label": "English", "texts": 74, "conversations": 25},
+        {"key": "es", "label": "Spanish", "texts": 23, "conversations": 7}]
+    assert [line["label"] for line in seen["breakdowns"]["topic"]] == [
+        "Call someone 24/7", "main menu", "Getting out", "Health", "not understood", "all together"]
+
+
+def test_stats_csv_is_a_spreadsheet_of_the_same_lines(some_counts, monkeypatch):
+    import csv
+    import io
+
+    text = run_stats(some_counts, monkeypatch, "--csv")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["breakdown", "label", "texts", "conversations"]
+    assert rows[1] == ["total", "all together", "97", "32"]
+    assert all(len(row) == 4 for row in rows)
+    assert ["card word", "CARD7", "40", ""] in rows and ["card word", "all together", "", "32"] in rows
+    assert ["topic", "Call someone 24/7", "40", ""] in rows and ["language", "Spanish", "23", "7"] in rows
+    assert [row for row in rows if row[0] == "channel"] == [["channel", "all together", "97", "32"]]
+    for what in ("day", "card word", "topic", "language", "channel"):  # each column adds up to its total
+        lines = [row for row in rows if row[0] == what]
+        assert lines, what
+        assert sum(int(row[2] or 0) for row in lines) == 97 and sum(int(row[3] or 0) for row in lines) == 32, what
+
+
+def test_a_label_a_spreadsheet_would_run_is_escaped():
+    import csv
+    import io
+
+    from bot.stats import Labels, as_csv, summarize
+
+    rows = [{"day": "2026-11-30", "campaign": "x", "topic": "t", "language": "en", "channel": "sms",
+             "count": 9, "conversations": 5}]
+    text = as_csv(summarize(rows, lambda row: row["day"]), Labels({"x": "=HYPERLINK(1)"}, {"t": "+cmd"}))
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert "'=HYPERLINK(1)" in cells and "'+cmd" in cells and "=HYPERLINK(1)" not in cells
+
+
+def test_no_number_under_5_in_any_stats_output(some_counts, monkeypatch):
+    """Every number the table, --json and --csv write (dates aside) is 5 or more: SOME has a channel
+    of 3 texts, and conversations of 0, 1, 2 and 3."""
+    for args in ((), ("--json",), ("--csv",)):
+        out = run_stats(some_counts, monkeypatch, *args)
+        assert numbers(out) and min(numbers(out)) >= 5, (args, sorted(set(numbers(out))))
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_no_number_under_5_in_any_output_of_any_counts(seed):
+    """The same over random counts, with the flows' labels: table, JSON and CSV."""
+    import random
+
+    from bot.stats import Labels, as_csv, as_json, as_table, summarize
+
+    rows = _random_rows(random.Random(seed))
+    summary, labels = summarize(rows, lambda row: row["day"]), Labels.of(load_flows(ROOT / "flows"))
+    for out in (as_table(summary, labels, 30), json.dumps(as_json(summary, labels, 30)), as_csv(summary, labels)):
+        assert all(n >= 5 for n in numbers(out)), (out, sorted(set(numbers(out))))
+
+
+def test_stats_without_readable_flows_still_shows_the_counts_by_their_codes(some_counts, monkeypatch, tmp_path):
+    monkeypatch.setenv("HELPLINE_FLOWS_DIR", str(tmp_path / "no-flows"))
+    monkeypatch.setenv("DATABASE_URL", some_counts["DATABASE_URL"])
+    result = CliRunner().invoke(main, ["stats", "--days", "30"])
+    assert result.exit_code == 0 and "warning: the flows cannot be read" in result.stderr
+    assert "motel-card-7" in result.stdout and "English" in result.stdout
+
+
+def test_stats_is_json_or_csv_not_both(some_counts, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", some_counts["DATABASE_URL"])
+    result = CliRunner().invoke(main, ["stats", "--json", "--csv"])
+    assert result.exit_code == 1 and "--json or --csv, not both" in result.output

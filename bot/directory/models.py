@@ -60,7 +60,8 @@ class Meta(Base):
 
 
 class DailyCount(Base):
-    """Texts answered on a day, by campaign, topic, language and channel (bot.stats counts them)."""
+    """Texts answered on a day, by campaign, topic, language and channel, and how many of them
+    started a conversation (bot.stats counts them). No row is about a person."""
 
     __tablename__ = "daily_count"
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
@@ -69,3 +70,4 @@ class DailyCount(Base):
     language: Mapped[str] = mapped_column(String(5), primary_key=True)
     channel: Mapped[str] = mapped_column(String(10), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+    conversations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # migration 0002

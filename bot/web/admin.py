@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import stats
 from bot.directory.snapshot import STALE_DAYS
+from bot.engine.conversation import EXPIRY_SECONDS
 from bot.web.charts import Chart, ServiceAge, age_chart, bar_chart, weekly_chart
 from bot.web.lockout import Lockout
 
@@ -44,21 +45,17 @@ SECURITY_HEADERS = {
         "xr-spatial-tracking")),
     "X-Robots-Tag": "noindex, nofollow",
 }
-LANGUAGES = {"en": "English", "es": "Spanish"}
-CHANNELS = {"sms": "SMS", "whatsapp": "WhatsApp"}
-TOPICS = {"out": "ways out", "optout": "opt-out (STOP)"}
-NONE = "(none)"
 
 
 @dataclass(frozen=True)
 class Counts:
     weeks: tuple[dt.date, ...]  # the Monday of each week, oldest first
-    shown: dict[str, stats.Shown]  # "time" (by week), campaign, topic, language, channel; {} under 5 texts
-    texts: int  # how many texts in all, to say there were some even when too few to show
+    summary: stats.Summary  # by "time" (week), campaign, topic, language, channel; no breakdown under 5 texts
 
     @property
     def empty(self) -> bool:
-        return self.texts == 0
+        """No text at all (said plainly, unlike a few: a count under 5 is never shown)."""
+        return self.summary.total_texts == 0
 
 
 def first_monday(today: dt.date, weeks: int = WEEKS) -> dt.date:
@@ -66,8 +63,8 @@ def first_monday(today: dt.date, weeks: int = WEEKS) -> dt.date:
 
 
 def aggregate(rows: Iterable[Mapping[str, Any]], today: dt.date, weeks: int = WEEKS) -> Counts:
-    """Daily count rows (bot.stats.rows) of the last `weeks` weeks as protected breakdowns by week,
-    campaign, topic, language and channel."""
+    """Daily count rows (bot.stats.rows) of the last `weeks` weeks as protected breakdowns of texts and
+    conversations by week, campaign, topic, language and channel."""
     start = first_monday(today, weeks)
     mondays = tuple(start + dt.timedelta(weeks=i) for i in range(weeks))
 
@@ -75,9 +72,9 @@ def aggregate(rows: Iterable[Mapping[str, Any]], today: dt.date, weeks: int = WE
         return dt.date.fromisoformat(row["day"]) if isinstance(row["day"], str) else row["day"]
 
     kept = [row for row in rows if 0 <= (day_of(row) - start).days < weeks * 7]
-    shown = stats.breakdowns(kept, lambda row: (start + dt.timedelta(weeks=(day_of(row) - start).days // 7))
-                             .isoformat())
-    return Counts(mondays, shown, sum(row["count"] for row in kept))
+    summary = stats.summarize(kept, lambda row: (start + dt.timedelta(weeks=(day_of(row) - start).days // 7))
+                              .isoformat())
+    return Counts(mondays, summary)
 
 
 def read_counts(today: dt.date) -> Counts | None:
@@ -188,19 +185,21 @@ def dashboard() -> str:
     today = _today()
     counts = read_counts(today)
     charts = None
-    if counts is not None and counts.shown:
-        shown = counts.shown
-        charts = {
-            "weekly": weekly_chart(counts.weeks, shown["time"]),
-            "campaigns": bar_chart("campaigns", "Card words", "campaign", shown["campaign"], lambda c: c or NONE),
-            "topics": bar_chart("topics", "Topics", "topic", shown["topic"], lambda t: TOPICS.get(t, t or NONE)),
-            "languages": bar_chart("languages", "Languages", "language", shown["language"],
-                                   lambda c: LANGUAGES.get(c, c or "(not known)")),
-            "channels": bar_chart("channels", "Channels", "channel", shown["channel"],
-                                  lambda c: CHANNELS.get(c, c or "(not known)")),
-        }
+    if counts is not None and counts.summary.breakdowns:
+        shown = counts.summary.breakdowns
+        labels = stats.Labels.of(current_app.extensions["helpline"].flows)  # the words of the flows the line runs
+
+        def chart(chart_id: str, title: str, name: str) -> Chart:
+            return bar_chart(chart_id, title, stats.NAMES[name], shown[name], lambda key: labels.label(name, key))
+
+        charts = {"weekly": weekly_chart(counts.weeks, shown["time"]),
+                  "campaigns": chart("campaigns", "Card words", "campaign"),
+                  "topics": chart("topics", "Topics", "topic"),
+                  "languages": chart("languages", "Languages", "language"),
+                  "channels": chart("channels", "Channels", "channel")}
     return render_template("admin.html", today=today, counts=counts, charts=charts, weeks=WEEKS,
-                           small=stats.SMALL, stale_days=STALE_DAYS, directory=directory_status(today))
+                           small=stats.SMALL, expiry_minutes=EXPIRY_SECONDS // 60, stale_days=STALE_DAYS,
+                           directory=directory_status(today))
 
 
 def init_app(app: Flask) -> None:

@@ -1,6 +1,6 @@
-"""The dashboard's charts as plain SVG shapes, drawn on the server: bars by campaign, topic,
-language and channel; texts per week; days since each service was confirmed. No script runs in
-the page, and each chart comes with the table it is drawn from."""
+"""The dashboard's charts as plain SVG shapes, drawn on the server: texts and conversations by
+card word, topic, language and channel, and per week; days since each service was confirmed. No
+script runs in the page, and each chart comes with the table it is drawn from."""
 
 from __future__ import annotations
 
@@ -72,65 +72,97 @@ def _short(name: str, limit: int) -> str:
     return name if len(name) <= limit else name[: limit - 1].rstrip() + "…"
 
 
-ALL = "all together"  # the one row of a breakdown with a count under 5 in it
+ALL = stats.ALL  # the one line of a breakdown whose counts are shown only all together
+HIDDEN = stats.HIDDEN  # a table cell with no count: none, or counted only all together
+TEXTS_BAR, CONVERSATIONS_BAR, PAIR_ROW = 14, 9, 34  # a value's two bars (texts, conversations), and its row
 
 
-def _scale(counts: Iterable[int]) -> int:
+def _scale(counts: Iterable[int | None]) -> int:
     """The count drawn at full length: the largest one people may see."""
-    return max((n for n in counts if n >= stats.SMALL), default=stats.SMALL)
+    return max((n for n in counts if n is not None and n >= stats.SMALL), default=stats.SMALL)
 
 
-def bar_chart(chart_id: str, title: str, what: str, shown: stats.Shown, name: Callable[[str], str]) -> Chart:
-    """Horizontal bars: every count, largest first; or, when one is under 5, the total alone, hatched."""
-    items = [(name(k), n, "bar") for k, n in shown.counts.items()]
-    if shown.others:
-        items.append((ALL, shown.others, "bar small"))
-    label_width = 130
-    plot = HALF - label_width - 40
-    top = _scale(n for _, n, _ in items)
+def _cell(n: int | None) -> str:
+    return HIDDEN if n is None else str(n)
+
+
+def _hidden_note(what: str, breakdown: stats.Breakdown, many: str) -> str:
+    """What a breakdown does not show one by one, and why; "" when it shows every count."""
+    notes = []
+    if breakdown.texts.others:
+        notes.append(f"a {what} has fewer than {stats.SMALL} texts, so texts are shown only {many}")
+    if breakdown.conversations is None:
+        notes.append(f"fewer than {stats.SMALL} conversations in all, so none is shown")
+    elif breakdown.conversations.others:
+        notes.append(f"a {what} has fewer than {stats.SMALL} conversations, so conversations are shown only {many}")
+    if not notes:
+        return ""
+    said = "; ".join(notes)
+    return said[0].upper() + said[1:] + f": no count under {stats.SMALL} can then be worked out."
+
+
+def bar_chart(chart_id: str, title: str, what: str, breakdown: stats.Breakdown,
+              name: Callable[[str | None], str]) -> Chart:
+    """Two bars per value, texts and then the conversations they started, largest first, to one
+    scale; a measure with a count under 5 in it is drawn only all together, hatched."""
+    lines = breakdown.lines()
+    label_width = 150
+    plot = HALF - label_width - 44
+    top = _scale(n for line in lines for n in (line.texts, line.conversations))
     rects, texts = [], []
-    for i, (label, n, kind) in enumerate(items):
-        y = 6 + i * ROW
-        length = max(plot * n / top, 2.0)
-        rects.append(Rect(label_width, y, round(length, 1), BAR, kind))
-        texts.append(Text(label_width - 8, y + 15, _short(label, 18), "label", "end"))
-        texts.append(Text(round(label_width + length + 6, 1), y + 15, str(n), "value"))
-    table = Table((what, "texts"), tuple((label, str(n)) for label, n, _ in items))
-    description = (f"{len(shown.counts)} {what}{'' if len(shown.counts) == 1 else 's'} shown."
-                   if not shown.others else f"One {what} has fewer than {stats.SMALL} texts, so only the total "
-                   "is shown, hatched: no count under 5 can then be worked out.")
-    return Chart(chart_id, title, description, max(6 + len(items) * ROW + 4, 40), table, tuple(rects), tuple(texts),
-                 width=HALF)
+    for i, line in enumerate(lines):
+        y, small = 6 + i * PAIR_ROW, " small" if line.key is None else ""
+        texts.append(Text(label_width - 8, y + 16, _short(name(line.key), 20), "label", "end"))
+        for n, offset, thickness, kind in ((line.texts, 0, TEXTS_BAR, "bar"),
+                                           (line.conversations, TEXTS_BAR + 2, CONVERSATIONS_BAR, "bar conv")):
+            if n is None:
+                continue
+            length = max(plot * n / top, 2.0)
+            rects.append(Rect(label_width, y + offset, round(length, 1), thickness, kind + small))
+            texts.append(Text(round(label_width + length + 6, 1), y + offset + thickness - 2, str(n),
+                              "value conv" if "conv" in kind else "value"))
+    table = Table((what, "texts", "conversations"),
+                  tuple((name(line.key), _cell(line.texts), _cell(line.conversations)) for line in lines))
+    description = (_hidden_note(what, breakdown, "all together, hatched") or
+                   f"Each {what} counted, with its texts and its conversations.")
+    return Chart(chart_id, title, description, max(6 + len(lines) * PAIR_ROW + 2, 40), table, tuple(rects),
+                 tuple(texts), width=HALF)
 
 
-def weekly_chart(weeks: tuple[dt.date, ...], shown: stats.Shown) -> Chart:
-    """Texts per week: a bar per week; or, when a week had under 5, no bars and the total alone."""
+def weekly_chart(weeks: tuple[dt.date, ...], breakdown: stats.Breakdown) -> Chart:
+    """Texts and conversations per week, two bars a week; a measure with a week under 5 in it has
+    no bars, only its total over the weeks, in the table."""
     left, bar_area = 10, 120
     slot = (WIDTH - left - 10) / len(weeks)
-    bar_width = round(slot * 0.62, 1)
-    top = _scale(shown.counts.values())
+    texts_width, conversations_width = round(slot * 0.36, 1), round(slot * 0.26, 1)
+    pair = texts_width + 2 + conversations_width
+    conversations = breakdown.conversations.counts if breakdown.conversations is not None else {}
+    top = _scale([*breakdown.texts.counts.values(), *conversations.values()])
     base = 10 + bar_area + 16
     rects, texts = [], []
     lines = [Line(left, base, WIDTH - 10, base, "base")]
     rows = []
     for i, week in enumerate(weeks):
-        key, x = week.isoformat(), round(left + i * slot + (slot - bar_width) / 2, 1)
-        if key in shown.counts:
-            n = shown.counts[key]
+        key, x = week.isoformat(), round(left + i * slot + (slot - pair) / 2, 1)
+        counted = (breakdown.texts.counts.get(key), conversations.get(key))
+        for n, bar_x, bar_width, kind in ((counted[0], x, texts_width, "bar"),
+                                          (counted[1], round(x + texts_width + 2, 1), conversations_width,
+                                           "bar conv")):
+            if n is None:  # few or none: which, is not said
+                continue
             height = max(bar_area * n / top, 2.0)
-            rects.append(Rect(x, round(base - height, 1), bar_width, round(height, 1), "bar"))
-            texts.append(Text(round(x + bar_width / 2, 1), round(base - height - 4, 1), str(n), "value", "middle"))
-            rows.append((f"week of {_week_label(week)}", str(n)))
-        else:  # few texts or none: which, is not said
-            rows.append((f"week of {_week_label(week)}", "–"))
+            rects.append(Rect(bar_x, round(base - height, 1), bar_width, round(height, 1), kind))
+            texts.append(Text(round(bar_x + bar_width / 2, 1), round(base - height - 4, 1), str(n),
+                              "value conv" if "conv" in kind else "value", "middle"))
+        rows.append((f"week of {_week_label(week)}", _cell(counted[0]), _cell(counted[1])))
         texts.append(Text(round(left + i * slot + slot / 2, 1), base + 14, _week_label(week), "axis", "middle"))
-    if shown.others:
-        rows.append(("all weeks together", str(shown.others)))
-    description = (f"Texts per week over {len(weeks)} weeks." if not shown.others else
-                   f"{shown.others} texts over {len(weeks)} weeks. A week had fewer than {stats.SMALL}, so the weeks "
-                   "are not shown one by one: no count under 5 can then be worked out.")
-    return Chart("weekly", "Texts per week", description, base + 22, Table(("week", "texts"), tuple(rows)),
-                 tuple(rects), tuple(texts), tuple(lines))
+    hidden = breakdown.lines()[-1]
+    if hidden.key is None:
+        rows.append(("all weeks together", _cell(hidden.texts), _cell(hidden.conversations)))
+    description = (_hidden_note("week", breakdown, "over the weeks together, in the table")
+                   or f"Texts and conversations per week over {len(weeks)} weeks.")
+    return Chart("weekly", "Texts and conversations per week", description, base + 22,
+                 Table(("week", "texts", "conversations"), tuple(rows)), tuple(rects), tuple(texts), tuple(lines))
 
 
 def _week_label(monday: dt.date) -> str:

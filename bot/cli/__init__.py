@@ -11,7 +11,9 @@ import click
 
 from bot import ROOT
 from bot.app import create_app
+from bot.cli.card import card_command
 from bot.cli.directory import directory_group
+from bot.cli.doctor import doctor
 from bot.cli.purge import purge_twilio
 from bot.directory.database import default_database_url
 from bot.directory.service_file import add_command
@@ -31,11 +33,17 @@ def main() -> None:
 
 @main.command(help="Run the production server (gunicorn) on the embedded defaults or the environment.")
 @click.option("--local", is_flag=True, help="Try the line on this machine: no Twilio signature from loopback.")
-@click.option("--bind", default="127.0.0.1:8000", show_default=True, help="Address and port to listen on.")
+@click.option("--bind", help="Address and port to listen on.  [default: 127.0.0.1:8000; 0.0.0.0:$PORT when "
+              "PORT is set, as on a platform host]")
 @click.option("--workers", default=2, show_default=True, help="Worker processes.")
-def serve(local: bool, bind: str, workers: int) -> None:
+def serve(local: bool, bind: str | None, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
+    if bind is None:  # a platform host (Heroku, Render, ...) names the port its proxy sends to in PORT
+        port = os.environ.get("PORT", "").strip()
+        if port and not local and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            _fail(f"PORT={port!r} is not a port number")
+        bind = f"0.0.0.0:{port}" if port and not local else "127.0.0.1:8000"
     if local:
         host = bind.rsplit(":", 1)[0].strip("[]")
         if host not in ("127.0.0.1", "localhost", "::1"):
@@ -89,14 +97,16 @@ def _switch_word(lang: str) -> str:
               help="Replay the texts of a file: a transcript (.yaml) or one text per line.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Save the conversation as a golden transcript (YAML) for tests/transcripts/.")
-def chat(lang: str | None, url: str | None, script: Path | None, record: Path | None) -> None:
-    from bot.cli.chat import Conversation, RemoteConversation, script_texts, transcript_yaml
+@click.option("--line", "number", default=None, help="Text this one of the line's numbers (campaigns.yaml "
+              "`lines:`; default +18605550100).")
+def chat(lang: str | None, url: str | None, script: Path | None, record: Path | None, number: str | None) -> None:
+    from bot.cli.chat import LINE_NUMBER, Conversation, RemoteConversation, script_texts, transcript_yaml
 
     try:
         if url:
-            conversation = RemoteConversation(url, os.environ.get("TWILIO_AUTH_TOKEN", ""))
+            conversation = RemoteConversation(url, os.environ.get("TWILIO_AUTH_TOKEN", ""), line=number or LINE_NUMBER)
         else:
-            conversation = Conversation.start()
+            conversation = Conversation.start(line=number or LINE_NUMBER)
     except (ConfigError, FlowError) as err:
         _fail(str(err))
     turns: list[tuple[str, list[str]]] = []
@@ -147,11 +157,13 @@ def _show(messages: list[str]) -> None:
 @click.argument("flows_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True)
 @click.option("--lang", default="en", show_default=True, help="Which language's texts to show in the boxes.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("flows-graph"),
-              show_default=True, help="File name; the extension is set by the format.")
-def graph(flows_dir: Path | None, fmt: str, lang: str, output: Path) -> None:
-    from bot.cli.graph import write_graph
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              show_default="instance/graph/flows-graph",
+              help="File name; the extension is set by the format.")
+def graph(flows_dir: Path | None, fmt: str, lang: str, output: Path | None) -> None:
+    from bot.cli.graph import DEFAULT_OUTPUT, write_graph
 
+    output = output or DEFAULT_OUTPUT
     try:
         flows = load_flows(flows_dir or ROOT / "flows")
     except FlowError as err:
@@ -197,15 +209,21 @@ def load(data_dir: Path) -> None:
     click.echo(f"loaded {data_dir / directory.DIRECTORY_FILE}")
 
 main.add_command(purge_twilio)
+main.add_command(doctor)
+main.add_command(card_command)
 directory_group.add_command(add_command)
 main.add_command(directory_group)
 
 
-@main.command(help="Show the anonymous counts: texts per day, campaign, topic, language and channel.")
+@main.command(help="Show the anonymous counts: texts and conversations by day, card word, topic, language and "
+                   "channel, labelled from the flows.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660),
               help="How many days back, today included (1 to 3660).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: the same counts, the same small ones hidden.")
-def stats(days: int, as_json: bool) -> None:
+@click.option("--csv", "as_csv", is_flag=True,
+              help="Spreadsheet-ready: a row per value (breakdown, label, texts, conversations) after the totals; "
+                   "the same small counts hidden.")
+def stats(days: int, as_json: bool, as_csv: bool) -> None:
     import json
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -214,6 +232,8 @@ def stats(days: int, as_json: bool) -> None:
     from bot.clock import Clock
     from bot.directory.database import make_engine, migrate
 
+    if as_json and as_csv:
+        _fail("--json or --csv, not both")
     url = os.environ.get("DATABASE_URL") or default_database_url()
     try:
         engine = make_engine(url)
@@ -221,24 +241,15 @@ def stats(days: int, as_json: bool) -> None:
         rows = counts.rows(engine, days, Clock.from_env().today())
     except SQLAlchemyError as err:
         _fail(f"the database in DATABASE_URL cannot be read ({type(err).__name__}); is it running?")
-    texts = sum(row["count"] for row in rows)
-    shown = counts.breakdowns(rows, lambda row: str(row["day"]))
+    try:  # the labels: the words of the flows the line runs
+        flows = load_flows(os.environ.get("HELPLINE_FLOWS_DIR") or ROOT / "flows")
+    except FlowError as err:
+        flows = None
+        click.echo(f"warning: the flows cannot be read, so values are shown as kept ({err})", err=True)
+    summary, labels = counts.summarize(rows, lambda row: str(row["day"])), counts.Labels.of(flows)
     if as_json:
-        click.echo(json.dumps({"days": days, "texts": texts if shown else None, "breakdowns": {
-            name: {"shown": b.counts, "others": b.others} for name, b in shown.items()}},
-            indent=2))
-        return
-    if not texts:
-        click.echo(f"no texts counted in the last {days} days")
-        return
-    if not shown:
-        click.echo(f"fewer than {counts.SMALL} texts in the last {days} days: too few to show")
-        return
-    click.echo(f"{texts} texts in the last {days} days")
-    for name, breakdown in shown.items():
-        click.echo(f"\nby {'day' if name == 'time' else name}:")
-        for key, n in breakdown.counts.items():
-            click.echo(f"  {key or '-':<24} {n:>6}")
-        if breakdown.others:
-            click.echo(f"  {'all together':<24} {breakdown.others:>6}  (one count under {counts.SMALL}: no detail)")
-    click.echo(f"\n(a breakdown with a count under {counts.SMALL} shows its total only: none can be worked out)")
+        click.echo(json.dumps(counts.as_json(summary, labels, days), indent=2, ensure_ascii=False))
+    elif as_csv:
+        click.echo(counts.as_csv(summary, labels), nl=False)
+    else:
+        click.echo(counts.as_table(summary, labels, days))

@@ -28,7 +28,8 @@ from urllib.parse import quote
 import click
 
 from bot import ROOT
-from bot.engine.flows import Campaign, Flows, load_flows
+from bot.engine.campaigns import Campaign
+from bot.engine.flows import Flows, load_flows
 from bot.engine.text import normalize
 from bot.errors import FlowError
 

@@ -17,10 +17,10 @@ SMS_URL = "http://localhost/sms"
 LINE_NUMBER = "+18605550100"
 
 
-def inbound_form(sender: str, text: str) -> dict[str, str]:
-    """The fields Twilio posts for an inbound text."""
+def inbound_form(sender: str, text: str, line: str = LINE_NUMBER) -> dict[str, str]:
+    """The fields Twilio posts for an inbound text to one of the line's numbers."""
     return {"MessageSid": "SM" + secrets.token_hex(16), "AccountSid": "AC" + "0" * 32,
-            "From": sender, "To": LINE_NUMBER, "Body": text, "NumMedia": "0",
+            "From": sender, "To": line, "Body": text, "NumMedia": "0",
             "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01"}
 
 
@@ -31,18 +31,19 @@ class Conversation:
     app: Flask
     client: FlaskClient
     sender: str
+    line: str = LINE_NUMBER  # the number texted (campaigns.yaml `lines:` may set each one up differently)
 
     @classmethod
-    def start(cls, app: Flask | None = None, sender: str | None = None) -> Conversation:
+    def start(cls, app: Flask | None = None, sender: str | None = None, line: str = LINE_NUMBER) -> Conversation:
         """A new conversation, on a given app or one built with a throwaway token and key."""
         if app is None:
             app = create_app({"TWILIO_AUTH_TOKEN": secrets.token_hex(16),
                               "SECRET_KEY": secrets.token_urlsafe(32), "LOCAL_MODE": False})
-        return cls(app, app.test_client(), sender or f"+1860555{secrets.randbelow(10_000):04d}")
+        return cls(app, app.test_client(), sender or f"+1860555{secrets.randbelow(10_000):04d}", line)
 
     def send(self, text: str) -> list[str]:
         """Text the line; the bodies of the messages it answers with."""
-        form = inbound_form(self.sender, text)
+        form = inbound_form(self.sender, text, self.line)
         signature = sign(self.app.config["TWILIO_AUTH_TOKEN"], SMS_URL, form)
         response = self.client.post("/sms", data=form, headers={"X-Twilio-Signature": signature})
         body = response.get_data(as_text=True)
@@ -55,11 +56,11 @@ class Conversation:
 class RemoteConversation:
     """The same, against a running server (`helpline serve`), signing when a token is set."""
 
-    def __init__(self, url: str, token: str = "", sender: str | None = None):
+    def __init__(self, url: str, token: str = "", sender: str | None = None, line: str = LINE_NUMBER):
         import http.cookiejar
         import urllib.request
 
-        self.url, self.token = url, token
+        self.url, self.token, self.line = url, token, line
         self.sender = sender or f"+1860555{secrets.randbelow(10_000):04d}"
         self._opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
 
@@ -69,7 +70,7 @@ class RemoteConversation:
         import urllib.parse
         import urllib.request
 
-        form = inbound_form(self.sender, text)
+        form = inbound_form(self.sender, text, self.line)
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         if self.token:
             headers["X-Twilio-Signature"] = sign(self.token, self.url, form)

@@ -68,14 +68,16 @@ class Snapshot:
     by_category: Mapping[str, tuple[ServiceView, ...]]
     source: str  # "database", "data/" or "built-in"
 
-    def services_for(self, category: str, near: places.Place | None = None) -> tuple[ServiceView, ...]:
+    def services_for(self, category: str, near: places.Place | None = None,
+                     region: Sequence[places.Place] = ()) -> tuple[ServiceView, ...]:
         """The services a reply may list for a category. A local service (one with towns or a
-        county for its area) is offered only to someone who named a place inside that area:
-        with no place, the statewide and national ones in directory order; with a place, those
-        whose area covers it, local ones first and nearest first, national ones last."""
+        county for its area) is offered only to someone who named a place inside that area, or,
+        with no place named, when it serves a town of the line's region: with no place, those
+        and the statewide and national ones in directory order; with a place, those whose area
+        covers it, local ones first and nearest first, national ones last."""
         services = self.by_category.get(category, ())
         if near is None:
-            return tuple(s for s in services if s.tier() > LOCAL)
+            return tuple(s for s in services if s.tier() > LOCAL or any(s.covers(town) for town in region))
         covering = [s for s in services if s.covers(near)]
         return tuple(sorted(covering, key=lambda s: (s.tier(), s.distance_km(near), s.position)))
 

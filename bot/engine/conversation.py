@@ -14,7 +14,8 @@ from functools import cache
 
 from rapidfuzz.distance import OSA
 
-from bot.engine.flows import Campaign, Flows
+from bot.engine.campaigns import Campaign
+from bot.engine.flows import Flows
 from bot.engine.lexicon import SWITCH, detect_language
 from bot.engine.matching import Reading, read
 from bot.engine.model import Guess, is_danger

@@ -12,17 +12,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from bot.engine.campaigns import CAMPAIGNS_FILE, Campaign, Line, Team, read_campaigns
 from bot.engine.keywords import check_keywords, keyword_table
 from bot.engine.lexicon import ROUTE_NAMES, Lexicon, Routes
 from bot.engine.model import MODEL_FILE, TextModel
-from bot.engine.text import normalize
+from bot.engine.text import PHONE_NUMBER
 from bot.engine.yamlfile import line_of, migrate, read_yaml
 from bot.errors import FlowError
 
-CAMPAIGNS_SPEC_VERSION = 1
-
-
-CAMPAIGNS_FILE = "campaigns.yaml"
 SPECIAL_NODES = ("welcome", "fallback", "help", "forget")
 REQUIRED_STRINGS = (
     "footer", "near_you", "no_local", "ask_place", "place_outside", "place_unknown",
@@ -32,9 +29,6 @@ REQUIRED_STRINGS = (
 )
 MAX_OPTIONS = 9
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}")  # ISO 639: en, es, pt, hat
-# A 10-digit US phone number, with the usual separators and an optional +1. The national
-# 3-digit codes (911, 988) may be written in flows: they are the same everywhere.
-PHONE_NUMBER = re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w-])")
 
 
 @dataclass(frozen=True)
@@ -62,25 +56,6 @@ class Node:
 
 
 @dataclass(frozen=True)
-class Campaign:
-    """A word printed on a card: a first text with it starts at `start`, in `lang`, counted as `tag`."""
-
-    word: str
-    start: str
-    lang: str
-    tag: str
-
-
-@dataclass(frozen=True)
-class Line:
-    """One of the deployment's numbers: its own welcome and campaign words."""
-
-    number: str
-    welcome: str = "welcome"
-    campaigns: tuple[str, ...] | None = None  # None: every campaign
-
-
-@dataclass(frozen=True)
 class Flows:
     nodes: Mapping[str, Node]
     strings: Mapping[str, Mapping[str, str]]
@@ -92,6 +67,7 @@ class Flows:
     welcome: str = "welcome"  # this line's main menu
     model: TextModel | None = None  # the learned reading beside the keyword tables (flows/model.npz), if any
     languages: tuple[str, ...] = ()  # the line's languages (welcome.yaml), the first the default
+    team: Team | None = None  # the team of the number this variant answers (for_line)
 
     @cached_property
     def always_answered(self) -> frozenset[str]:
@@ -115,7 +91,7 @@ class Flows:
         for number, line in self.lines.items():
             campaigns = {k: c for k, c in self.campaigns.items()
                          if line.campaigns is None or c.word in line.campaigns}
-            variants[number] = replace(self, campaigns=campaigns, lines={}, welcome=line.welcome)
+            variants[number] = replace(self, campaigns=campaigns, lines={}, welcome=line.welcome, team=line.team)
         return variants
 
 
@@ -221,43 +197,17 @@ def _menus(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]], 
     return menus
 
 
-def _campaigns(path: Path, nodes: Mapping[str, Node], languages: tuple[str, ...]
-               ) -> tuple[dict[str, Campaign], dict[str, Line]]:
-    """Read flows/campaigns.yaml (optional): card words and the deployment's numbers."""
-    if not path.exists():
-        return {}, {}
-    document = read_yaml(path)
-    if not isinstance(document, Mapping):
-        raise FlowError(path, "must be a mapping with spec_version, campaigns and lines")
-    document = migrate(dict(document), path, CAMPAIGNS_SPEC_VERSION, {})
-    campaigns: dict[str, Campaign] = {}
-    for word, raw in (document.get("campaigns") or {}).items():
-        line = line_of(raw)
-        key = normalize(str(word))
-        if not isinstance(raw, Mapping) or not key or " " in key:
-            raise FlowError(path, f"campaign '{word}' must be one word with start, lang and tag", line=line)
-        start, lang, tag = raw.get("start"), raw.get("lang"), raw.get("tag")
-        if start not in nodes:
-            raise FlowError(path, f"campaign '{word}' starts at '{start}', which does not exist", line=line)
-        if lang not in languages:
-            raise FlowError(path, f"campaign '{word}' needs lang: one of {', '.join(languages)}", line=line)
-        if not isinstance(tag, str) or not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", tag):
-            raise FlowError(path, f"campaign '{word}' needs a tag of lower-case letters, digits and -", line=line)
-        campaigns[key] = Campaign(str(word), start, lang, tag)
-    lines: dict[str, Line] = {}
-    for number, raw in (document.get("lines") or {}).items():
-        raw = raw or {}
-        welcome = raw.get("welcome", "welcome")
-        if welcome not in nodes:
-            raise FlowError(path, f"line {number} welcomes with '{welcome}', which does not exist",
-                            line=line_of(raw))
-        words = raw.get("campaigns")
-        unknown = [w for w in words or () if normalize(str(w)) not in campaigns]
-        if unknown:
-            raise FlowError(path, f"line {number} names unknown campaign(s) {', '.join(map(str, unknown))}",
-                            line=line_of(raw))
-        lines[str(number)] = Line(str(number), welcome, None if words is None else tuple(map(str, words)))
-    return campaigns, lines
+def _check_line_strings(nodes: Mapping[str, Node], strings: Mapping[str, Mapping[str, str]],
+                        lines: Mapping[str, Line], directory: Path) -> None:
+    """The strings a line's texts call for: `program` where a page says {program}, and what is
+    said of an on-call team."""
+    if "program" not in strings and any("{program}" in text for node in nodes.values() for text in node.say.values()):
+        raise FlowError(directory / "welcome.yaml", "a page says {program}: strings need 'program', the line's name")
+    if any(line.team and line.team.on_call for line in lines.values()):
+        missing = [name for name in ("on_call_now", "on_call_back") if name not in strings]
+        if missing:
+            raise FlowError(directory / "welcome.yaml",
+                            f"a line has an on-call team: strings need {', '.join(missing)}")
 
 
 def _titles(nodes: Mapping[str, Node], languages: tuple[str, ...]) -> dict[tuple[str, str], str]:
@@ -335,7 +285,8 @@ def load_flows(directory: Path | str,
     missing = [s for s in REQUIRED_STRINGS if s not in strings]
     if missing:
         raise FlowError(directory / "welcome.yaml", f"strings lack {', '.join(missing)}")
-    campaigns, lines = _campaigns(directory / CAMPAIGNS_FILE, nodes, languages)
+    campaigns, lines = read_campaigns(directory / CAMPAIGNS_FILE, nodes, languages)
+    _check_line_strings(nodes, strings, lines, directory)
     _check_graph(nodes, directory, ("welcome", *(line.welcome for line in lines.values())))
     tables = {}
     for path in sorted((directory / "keywords").glob("*.yaml")):

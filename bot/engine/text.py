@@ -80,3 +80,8 @@ def menu_number(tokens: tuple[str, ...], numbers: Mapping[str, int]) -> int | No
     if word.isdigit() and len(word) <= 2:
         return int(word)
     return numbers.get(word)
+
+
+# A 10-digit US phone number, with the usual separators and an optional +1. The national
+# 3-digit codes (911, 988) may be written in flows: they are the same everywhere.
+PHONE_NUMBER = re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w-])")

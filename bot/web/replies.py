@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from bot.clock import Clock
-from bot.directory.hours import OpenStatus, open_status
+from bot.directory.hours import Hours, OpenStatus, open_status
 from bot.directory.snapshot import NATIONAL, ServiceView, Snapshot
 from bot.engine import places
+from bot.engine.campaigns import Team
 from bot.engine.conversation import Reply
 from bot.engine.flows import Flows
 from bot.engine.sms import count_segments
@@ -105,13 +106,14 @@ class Renderer:
         self._render = lru_cache(maxsize=1024)(self._render_in_minute)
 
     def resource_lines(self, categories: Sequence[str], lang: str, near: places.Place | None = None,
-                       now: dt.datetime | float | None = None, national: bool = False) -> list[str]:
+                       now: dt.datetime | float | None = None, national: bool = False,
+                       region: Sequence[places.Place] = ()) -> list[str]:
         """Each sendable service of the categories once, in order (for a place: those serving it,
         nearest first; `national`: the national ones only)."""
         lines, seen = [], set()
         now = self.clock.local(now)
         for category in categories:
-            for service in self.snapshot.services_for(category, near=near):
+            for service in self.snapshot.services_for(category, near=near, region=region):
                 if service.id not in seen and (not national or service.tier() == NATIONAL):
                     seen.add(service.id)
                     lines.append(service_line(service, lang, self.flows.strings, now))
@@ -129,11 +131,16 @@ class Renderer:
             return [strings[key][reply.lang].format(place=near.name)]
         return [strings["ask_place"][reply.lang]] if self.snapshot.has_local(reply.resources) else []
 
-    def render(self, reply: Reply, now: dt.datetime | float | None = None) -> tuple[str, ...]:
-        """One reply's messages: its text, what it says about places, the services it names, its menu."""
+    def render(self, reply: Reply, now: dt.datetime | float | None = None, team: Team | None = None,
+               welcome: str = "welcome") -> tuple[str, ...]:
+        """One reply's messages: its text, what it says about places (and the team, on its line's
+        welcome, help and "didn't get that"), the services it names, its menu."""
         near = town_tables().by_name(reply.near)
-        parts = [reply.text, *self.place_line(reply, near),
-                 *self.resource_lines(reply.resources, reply.lang, near, now, national=reply.outside)]
+        region = tuple(p for p in map(town_tables().by_name, team.region if team else ()) if p is not None)
+        team_lines = self.team_lines(team, reply.lang, now) if team and reply.node in (welcome, "help", "fallback") \
+            else []
+        parts = [self.program(reply.text, reply.lang, team), *self.place_line(reply, near), *team_lines,
+                 *self.resource_lines(reply.resources, reply.lang, near, now, national=reply.outside, region=region)]
         if reply.menu:  # with the last number when they fit together: a menu alone is one more text
             joined = f"{parts[-1]}\n{reply.menu}"
             if len(parts) > 1 and count_segments(joined)[1] <= self.budget:
@@ -142,16 +149,45 @@ class Renderer:
                 parts.append(reply.menu)
         return tuple(pack(parts, self.budget))
 
-    def _render_in_minute(self, reply: Reply, minute: dt.datetime) -> tuple[str, ...]:
-        return self.render(reply, minute)
+    def program(self, text: str, lang: str, team: Team | None) -> str:
+        """A text with {program} as the line's name: its team's, else the flows' `program` string."""
+        if "{program}" not in text:
+            return text
+        return text.replace("{program}", team.name if team else self.flows.strings["program"][lang])
 
-    def messages(self, replies: Sequence[Reply], now: dt.datetime | float | None = None) -> list[str]:
-        """The SMS bodies for a step's replies, at most ten; `now` (default: the clock) decides open-now."""
+    def team_lines(self, team: Team, lang: str, now: dt.datetime | float | None) -> list[str]:
+        """A person to reach: the team's on-call number while someone answers it; else when they
+        are back, and the 24/7 lines. Nothing when the team has no on-call number."""
+        if not team.on_call:
+            return []
+        strings, local = self.flows.strings, self.clock.local(now)
+        status = open_status([Hours(days, opens, closes) for days, opens, closes in team.hours], local)
+        if status is not None and status.kind in ("open", "24/7"):
+            number = team.on_call
+            if len(number) == 12 and number.startswith("+1"):  # +18605550111 as people write it: 860-555-0111
+                number = f"{number[2:5]}-{number[5:8]}-{number[8:]}"
+            return [strings["on_call_now"][lang].format(number=number)]
+        if status is None or status.at is None:  # no hours this week: only the 24/7 lines
+            return self.resource_lines(team.after_hours, lang, now=local)
+        day = strings["weekdays"][lang].split()[status.at.weekday()]
+        when = clock(status.at, lang) if status.at.date() == local.date() else f"{day} {clock(status.at, lang)}"
+        return [strings["on_call_back"][lang].format(when=when),
+                *self.resource_lines(team.after_hours, lang, now=local)]
+
+    def _render_in_minute(self, reply: Reply, minute: dt.datetime, team: Team | None, welcome: str
+                          ) -> tuple[str, ...]:
+        return self.render(reply, minute, team, welcome)
+
+    def messages(self, replies: Sequence[Reply], now: dt.datetime | float | None = None,
+                 line: Flows | None = None) -> list[str]:
+        """The SMS bodies for a step's replies, at most ten; `now` (default: the clock) decides
+        open-now; `line`, the flows as the number texted answers them (its team and welcome)."""
         minute = self.clock.local(now).replace(second=0, microsecond=0)
+        team, welcome = (line.team, line.welcome) if line is not None else (None, self.flows.welcome)
         out: list[str] = []
         for reply in replies:
             if reply.near:
-                out.extend(self.render(reply, minute))
+                out.extend(self.render(reply, minute, team, welcome))
             else:
-                out.extend(self._render(reply, minute))
+                out.extend(self._render(reply, minute, team, welcome))
         return out[:MAX_MESSAGES]

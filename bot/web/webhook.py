@@ -24,6 +24,7 @@ from bot.clock import Clock
 from bot.engine import conversation as engine
 from bot.engine.conversation import Context
 from bot.engine.flows import Flows
+from bot.errors import FlowError
 from bot.privacy import StateCodec, keyed_hash
 from bot.tables import load_flows
 from bot.web.flowswatch import FlowsWatch
@@ -224,8 +225,8 @@ def sms() -> Response:
     form, now = req.form, line.clock.now()
     sender = form.get("From", "")
     flows = line.flows.for_line(form.get("To", ""))
-    state = line.codec.open(req.cookies.get(COOKIE))
-    state, replies = engine.step(state, form.get("Body", ""), flows, line.context, now)
+    before = engine.fresh(line.codec.open(req.cookies.get(COOKIE)), flows, now)  # None: a conversation starts
+    state, replies = engine.step(before, form.get("Body", ""), flows, line.context, now)
     in_danger = any(reply.node in flows.always_answered for reply in replies)
     key = sender_key(line.limits, sender, line.day(now))
     # Danger is answered past the flood limit, but within a limit of its own: a flood of danger
@@ -234,9 +235,9 @@ def sms() -> Response:
     if not allowed:
         return _xml(EMPTY_TWIML)  # Twilio webhooks have no 429: answer nothing, pay for nothing
     private = any(reply.near for reply in replies)  # a town the texter named is not kept, even in a cache
-    response = _xml(twiml(line.renderer.messages(replies, now), cache=not private))
+    response = _xml(twiml(line.renderer.messages(replies, now, line=flows), cache=not private))
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
-    line.tally.count(_event(state, replies, line.day(now), channel))
+    line.tally.count(_event(state, replies, line.day(now), channel, before))
     secure = "; Secure" if req.is_secure else ""
     if state is None:  # nothing to keep: tell Twilio to drop the cookie now
         response.headers["Set-Cookie"] = f"{COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}"
@@ -248,11 +249,14 @@ def sms() -> Response:
 
 
 def _event(state: engine.State | None, replies: tuple[engine.Reply, ...], day: dt.date,
-           channel: str) -> stats.TextAnswered:
-    """What is counted of a text: its day, campaign tag, topic, language and channel."""
+           channel: str, before: engine.State | None) -> stats.TextAnswered:
+    """What is counted of a text: its day, campaign tag, topic, language and channel, and whether it
+    started a conversation: no live state before it (`before`, the cookie's state as the engine
+    takes it: None when missing or expired) and a state kept after it (so STOP starts none)."""
     topic = replies[0].topic if replies else "optout"
     lang = replies[0].lang if replies else (state.lang if state else "")
-    return stats.TextAnswered(day, state.campaign if state else "", topic, lang, channel)
+    return stats.TextAnswered(day, state.campaign if state else "", topic, lang, channel,
+                              starts=before is None and state is not None)
 
 
 def _after_answer(line: Helpline, now: float) -> None:
@@ -287,21 +291,37 @@ def healthz() -> Any:
     return jsonify(body), 503 if problem else 200
 
 
+def _check_regions(flows: Flows, context: Context, folder: str) -> None:
+    """Every town a line's team names as its region is a town the postal data knows."""
+    for line in flows.lines.values():
+        for town in line.team.region if line.team else ():
+            if context.places.by_name(town) is None:
+                raise FlowError(f"{folder}/campaigns.yaml", f"line {line.number}: region town '{town}' is not a "
+                                "Connecticut town the postal data knows")
+
+
 def init_app(app: Flask) -> None:
     """Load flows and directory, and register the webhook; a bad flow stops startup here."""
-    flows = load_flows(app.config["FLOWS_DIR"])
+    context = tables.context()
+
+    def load(folder: str | Path) -> Flows:
+        flows = load_flows(folder)
+        _check_regions(flows, context, str(folder))
+        return flows
+
+    flows = load(app.config["FLOWS_DIR"])
     cache = directory.DirectoryCache.open(app.config["DATABASE_URL"], app.config["DATA_DIR"],
                                           app.config["DIRECTORY_REFRESH_SECONDS"], app.config["CLOCK"].today())
     limits = Limits(app.config["RATE_LIMIT"], app.config["RATELIMIT_STORAGE_URI"],
                     app.config.get("RATELIMIT_KEY_PREFIX") or "helpline", now=app.config["CLOCK"].now)
     app.extensions["helpline"] = Helpline(
-        flows=flows, context=tables.context(), codec=StateCodec(app.config["SECRET_KEY"]),
+        flows=flows, context=context, codec=StateCodec(app.config["SECRET_KEY"]),
         token=app.config["TWILIO_AUTH_TOKEN"] or "",
         local=app.config["LOCAL_MODE"], directory=cache, limits=limits,
         tally=stats.Tally(lambda: cache.engine, app.config["STATS_FLUSH_SECONDS"]),
         clock=app.config["CLOCK"], public_url=app.config["PUBLIC_URL"],
         danger_limit=parse_many(app.config["DANGER_RATE_LIMIT"]),
-        watch=FlowsWatch(app.config["FLOWS_DIR"], load_flows, app.config["DIRECTORY_REFRESH_SECONDS"]),
+        watch=FlowsWatch(app.config["FLOWS_DIR"], load, app.config["DIRECTORY_REFRESH_SECONDS"]),
     )
     app.session_interface = NoSessions()
     line = app.extensions["helpline"]

@@ -31,7 +31,8 @@ from bot.cli.card import (
     topic_words,
 )
 from bot.cli.validate import lock_screen_words
-from bot.engine.flows import CAMPAIGNS_FILE, load_flows
+from bot.engine.campaigns import CAMPAIGNS_FILE
+from bot.engine.flows import load_flows
 from bot.errors import FlowError
 
 NUMBER = "+18605550100"

@@ -378,7 +378,7 @@ def test_labels_are_the_flows_own_words():
     from types import SimpleNamespace
 
     from bot import ROOT
-    from bot.engine.flows import Campaign
+    from bot.engine.campaigns import Campaign
     from bot.stats import Labels
 
     labels = Labels.of(load_flows(ROOT / "flows"))

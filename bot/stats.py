@@ -1,4 +1,5 @@
-"""Anonymous counts: texts and conversations per day, campaign, topic, language and channel. Nothing else.
+"""Anonymous counts: texts and conversations per day, campaign, topic, language, channel and line (the
+line's own number texted). Nothing else.
 
 No row is about a person and no time is finer than a day. A conversation is one more count in the
 same row, added once, by the text that starts it. Counting happens in memory and is written in
@@ -17,7 +18,7 @@ import logging
 import textwrap
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,9 +37,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FLUSH_SECONDS = 10.0
 SMALL = 5  # no count below this is shown to people, nor anything it could be worked out from (Shown)
+UNDER = range(1, SMALL)  # a count under SMALL (none is not one)
 
-
-KEYS = ("day", "campaign", "topic", "language", "channel")
+KEYS = ("day", "campaign", "topic", "language", "channel", "line")
+LINE_LENGTH = 20  # the longest number kept as a line (DailyCount.line)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,16 @@ class TextAnswered:
     language: str
     channel: str
     starts: bool = False
+    line: str = ""  # the line's own number texted, when listed (counted_line); "": any other
+
+
+def counted_line(to: str, lines: Collection[str]) -> str:
+    """The line a text is counted under: the number texted (`To`) only when one of the deployment's (`lines`),
+    WhatsApp's as its number; "" for any other `To`, so nothing a sender controls is kept and the rows stay few."""
+    if to not in lines:
+        return ""
+    number = to.removeprefix("whatsapp:")
+    return number if len(number) <= LINE_LENGTH else ""
 
 
 def shown(count: int) -> str:
@@ -86,29 +98,50 @@ def protect(counts: Mapping[str, int]) -> Shown:
     return Shown(dict(sorted(present.items(), key=lambda kn: (-kn[1], kn[0]))))
 
 
-BREAKDOWNS = ("campaign", "topic", "language", "channel")
+BREAKDOWNS = ("campaign", "topic", "language", "channel", "line")
 
 
-def breakdowns(rows: Iterable[Mapping[str, Any]], by_time: Callable[[Mapping[str, Any]], str],
-               measure: str = "count") -> dict[str, Shown]:
-    """Counts rows by time (a day or a week) and by each of BREAKDOWNS, each protected; {} when fewer
-    than SMALL in all (then even the total would tell a small count). `measure`: the rows' "count"
-    (texts) or "conversations"."""
-    tallies: dict[str, Counter[str]] = {name: Counter() for name in ("time", *BREAKDOWNS)}
+def tallies(rows: Iterable[Mapping[str, Any]], by_time: Callable[[Mapping[str, Any]], str],
+            measure: str = "count") -> dict[str, Counter[str]]:
+    """Rows counted by time (a day or a week) and by each of BREAKDOWNS: texts ("count") or "conversations"."""
+    counts: dict[str, Counter[str]] = {name: Counter() for name in ("time", *BREAKDOWNS)}
     for row in rows:
         n = row.get(measure, 0)
-        tallies["time"][by_time(row)] += n
+        counts["time"][by_time(row)] += n
         for name in BREAKDOWNS:
-            tallies[name][row[name]] += n
-    if sum(tallies["time"].values()) < SMALL:
-        return {}
-    return {name: protect(counts) for name, counts in tallies.items()}
+            counts[name][row.get(name, "")] += n
+    return counts
+
+
+def _tells(hidden: Mapping[str, int], low: Mapping[str, int], high: Mapping[str, int] | None) -> bool:
+    """Whether what one measure of a breakdown shows tells a count under SMALL the other hides (each in
+    [low, high]: conversations at most the texts, texts at least the conversations; the total known): no
+    one moved between its value and another keeps every count in bounds and one under SMALL left."""
+    under = sum(n in UNDER for n in hidden.values())
+
+    def hides(a: str, b: str) -> bool:  # one moved from b to a: in bounds, and a count under SMALL left
+        before, after = (hidden[a], hidden[b]), (hidden[a] + 1, hidden[b] - 1)
+        left = under - sum(n in UNDER for n in before) + sum(n in UNDER for n in after)
+        return (high is None or hidden[a] < high[a]) and hidden[b] > low.get(b, 0) and left > 0
+    return any(n in UNDER and not any(hides(a, b) for other in hidden if other != value
+                                      for a, b in ((value, other), (other, value))) for value, n in hidden.items())
+
+
+def _breakdown(texts: Counter[str], conversations: Counter[str] | None) -> Breakdown:
+    """A breakdown's texts and conversations, each protected (protect), and both only all together when
+    what one shows would tell a count the other hides (_tells), shown as when both have a count under
+    SMALL (which, is not said); conversations None: too few in all."""
+    shown = Breakdown(protect(texts), protect(conversations) if conversations is not None else None)
+    if shown.conversations is None or bool(shown.texts.others) == bool(shown.conversations.others):
+        return shown
+    told = (_tells(texts, conversations, None) if shown.texts.others
+            else _tells({k: conversations[k] for k in texts}, {}, texts))
+    return Breakdown(Shown({}, shown.texts.total), Shown({}, shown.conversations.total)) if told else shown
 
 
 @dataclass(frozen=True)
 class Line:
-    """One line of a breakdown as people see it: a value (None: all values together) and its
-    counts; None where a count is not shown on this line."""
+    """One line of a breakdown as people see it: a value (None: all together), its counts (None: not shown here)."""
 
     key: str | None
     texts: int | None
@@ -120,8 +153,8 @@ class Breakdown:
     """Texts and conversations by one thing (day, campaign, ...), each protected on its own (Shown).
 
     Conversations are fewer than texts, so they are often shown only all together where texts are
-    shown one by one. Every conversation is also a text (never more conversations than texts in a
-    row), and still neither measure's hidden counts can be worked out from what the other shows:
+    shown one by one. Every conversation is also a text, so what one measure shows bounds the other's
+    counts: where it would tell one the other hides, both are shown only all together (_breakdown).
     tests/test_stats.py searches for a table of counts that would show the same."""
 
     texts: Shown
@@ -161,11 +194,15 @@ class Summary:
 
 
 def summarize(rows: Iterable[Mapping[str, Any]], by_time: Callable[[Mapping[str, Any]], str]) -> Summary:
-    """Rows (see `rows`) as people may see them: every breakdown of texts and of conversations protected."""
+    """Rows (see `rows`) as people may see them: each breakdown of texts and of conversations protected
+    (_breakdown); none under SMALL texts in all (then even the total would tell a small count)."""
     rows = list(rows)
-    texts, conversations = breakdowns(rows, by_time), breakdowns(rows, by_time, "conversations")
-    return Summary(sum(r["count"] for r in rows), sum(r.get("conversations", 0) for r in rows),
-                   {name: Breakdown(shown, conversations.get(name)) for name, shown in texts.items()})
+    total_texts, total_conversations = sum(r["count"] for r in rows), sum(r.get("conversations", 0) for r in rows)
+    if total_texts < SMALL:
+        return Summary(total_texts, total_conversations)
+    texts, conversations = tallies(rows, by_time), tallies(rows, by_time, "conversations")
+    return Summary(total_texts, total_conversations, {name: _breakdown(texts[name], conversations[name] if
+                   total_conversations >= SMALL else None) for name in texts})  # None: fewer than SMALL in all
 
 
 LANGUAGES = {"en": "English", "es": "Spanish"}
@@ -174,8 +211,9 @@ TOPICS = {"welcome": "main menu", "fallback": "not understood", "ask": "which on
           "help": "asked for HELP", "forget": "asked to FORGET", "optout": "opted out (STOP)"}  # leads to
 NO_CARD = "no card word"
 NOT_KNOWN = "not known"
+OTHER_NUMBERS = "other numbers"  # the line of texts to a number not listed in campaigns.yaml (or none)
 ALL = "all together"  # the line of a breakdown with the counts shown only all together
-NAMES = {"time": "day", "campaign": "card word", "topic": "topic", "language": "language", "channel": "channel"}
+NAMES = {"time": "day", "campaign": "card word", **{name: name for name in ("topic", "language", "channel", "line")}}
 HIDDEN = "–"  # a count not shown on its line: none, or shown only all together
 
 
@@ -185,6 +223,7 @@ class Labels:
 
     campaigns: Mapping[str, str] = field(default_factory=dict)  # tag -> its card word(s): "SAFE", "SALUD / HEALTH"
     topics: Mapping[str, str] = field(default_factory=dict)  # flow -> the title of its first page ("Getting out")
+    teams: Mapping[str, str] = field(default_factory=dict)  # a line's number -> its team's name
 
     @classmethod
     def of(cls, flows: Flows | None) -> Labels:
@@ -200,7 +239,9 @@ class Labels:
             topic, title = node.split(".", 1)[0], flows.titles.get((node, lang))
             if title and (node == topic or topic not in topics):
                 topics[topic] = title
-        return cls({tag: " / ".join(w) for tag, w in words.items()}, topics)
+        teams = {number.removeprefix("whatsapp:"): line.team.name  # as counted_line keeps it; the first listed
+                 for number, line in reversed(flows.lines.items()) if line.team is not None}
+        return cls({tag: " / ".join(w) for tag, w in words.items()}, topics, teams)
 
     def label(self, breakdown: str, key: str | None) -> str:
         """A value of a breakdown ("time", *BREAKDOWNS) as people read it; None: all values together."""
@@ -214,6 +255,8 @@ class Labels:
             return LANGUAGES.get(key, key or NOT_KNOWN)
         if breakdown == "channel":
             return CHANNELS.get(key, key or NOT_KNOWN)
+        if breakdown == "line":
+            return f"{self.teams[key]} ({key})" if key in self.teams else key or OTHER_NUMBERS
         return key
 
 
@@ -226,7 +269,8 @@ def _cell(n: int | None) -> str:
 
 
 RULE = (f"A count under {SMALL} is never shown, nor anything it could be worked out from: where a breakdown has one, "
-        f"that column shows only its total ({ALL!r}). {HIDDEN}: none, or counted only in that total. A conversation "
+        f"that column shows only its total ({ALL!r}), and so does the other where what it showed would tell that "
+        f"count. {HIDDEN}: none, or counted only in that total. A conversation "
         "is counted once, by the text that starts it. Each worker writes its counts in batches, every "
         "HELPLINE_STATS_FLUSH_SECONDS: a text shows up here within about that long.")
 
@@ -319,7 +363,7 @@ def add_counts(engine: Engine, counts: Counter[TextAnswered]) -> None:
     """Add counts to their rows (insert, or add to the existing counts) in one transaction.
 
     The rows go in one order, the same in every worker (day, campaign, topic, language,
-    channel), so two workers flushing at once wait for each other instead of deadlocking.
+    channel, line), so two workers flushing at once wait for each other instead of deadlocking.
     """
     table = DailyCount.__table__
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -348,7 +392,8 @@ def rows(engine: Engine, days: int, today: dt.date) -> list[dict]:
         result = session.scalars(
             select(DailyCount).where(DailyCount.day >= since)
             .order_by(DailyCount.day.desc(), DailyCount.campaign, DailyCount.topic,
-                      DailyCount.language, DailyCount.channel)
+                      DailyCount.language, DailyCount.channel, DailyCount.line)
         )
         return [{"day": r.day.isoformat(), "campaign": r.campaign, "topic": r.topic, "language": r.language,
-                 "channel": r.channel, "count": r.count, "conversations": r.conversations} for r in result]
+                 "channel": r.channel, "line": r.line, "count": r.count, "conversations": r.conversations}
+                for r in result]

@@ -24,6 +24,22 @@ from bot.web import admin
 from bot.web.twilio import sign
 
 PASSWORD = "correct horse battery staple"
+HARTFORD, NEW_BRITAIN = "+18605550100", "+18605550200"
+
+
+def flows_with_teams(tmp_path):
+    """The flows with two numbers listed, each with its team."""
+    import shutil
+
+    from bot import ROOT
+
+    folder = tmp_path / "flows"
+    shutil.copytree(ROOT / "flows", folder)
+    campaigns = folder / "campaigns.yaml"
+    campaigns.write_text(campaigns.read_text(encoding="utf-8").replace("lines: {}\n", (
+        f'lines:\n  "{HARTFORD}": {{team: {{name: "Hartford Outreach"}}}}\n'
+        f'  "{NEW_BRITAIN}": {{team: {{name: "New Britain Outreach"}}}}\n')), encoding="utf-8")
+    return folder
 
 
 def dashboard_app(config: dict, **extra) -> Flask:
@@ -189,7 +205,9 @@ def test_the_dashboard_shows_campaigns_topics_languages_and_never_a_small_count(
     assert seen.tables["table-topics"] == {"topic": head, "all together": ["53", "–"]}
     assert seen.tables["table-languages"] == {"language": head, "all together": ["53", "–"]}
     assert seen.tables["table-channels"] == {"channel": head, "all together": ["53", "–"]}
-    for chart in ("chart-campaigns", "chart-topics", "chart-languages", "chart-channels", "chart-weekly"):
+    assert seen.tables["table-lines"] == {"line": head, "other numbers": ["53", "–"]}  # no number listed
+    for chart in ("chart-campaigns", "chart-topics", "chart-languages", "chart-channels", "chart-lines",
+                  "chart-weekly"):
         assert not any(v in ("1", "3", "4", "<5") for v in seen.values(chart)), chart
 
 
@@ -267,6 +285,22 @@ def test_conversations_are_shown_beside_the_texts_each_protected_on_its_own(dash
     assert re.search(r"<b>50</b>texts.*?<b>17</b>conversations", page(dashboard), re.DOTALL)
 
 
+def test_the_dashboard_counts_each_number_under_its_teams_name(config, tmp_path):
+    app = dashboard_app(config, ADMIN_PASSWORD=PASSWORD, FLOWS_DIR=str(flows_with_teams(tmp_path)))
+    app.extensions["helpline"].tally.flush_seconds = float("inf")  # written when the page is read
+    for n in range(6):  # texts through the webhook, to each team's number and to one not listed
+        for number in (HARTFORD, NEW_BRITAIN, "+18605550999"):
+            Conversation.start(app, sender=f"+1860555730{n}", line=number).send("hi")
+    conversations(app, today(app) - dt.timedelta(days=1), ("", "welcome", "en", "sms", 20, 5))  # before: line ""
+    seen = Page(page(app))
+    assert seen.tables["table-lines"] == {"line": ["texts", "conversations"], "other numbers": ["26", "11"],
+                                          "Hartford Outreach (+18605550100)": ["6", "6"],
+                                          "New Britain Outreach (+18605550200)": ["6", "6"]}
+    labels = [text for kind, text in seen.texts["chart-lines"] if kind == "label"]
+    assert labels == ["other numbers", "Hartford Outreach", "New Britain Outreach"]  # the bars: the teams' names
+    assert "8605550999" not in page(app)  # a number not listed is never kept, so never shown
+
+
 MONTH_DAY = re.compile(r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{1,2}\b")
 
 
@@ -278,19 +312,21 @@ def numbers_read(markup: str) -> list[int]:
 
 
 @pytest.mark.parametrize("seed", range(25))
-def test_no_number_under_5_anywhere_on_the_dashboard(config, seed):
+def test_no_number_under_5_anywhere_on_the_dashboard(config, seed, tmp_path):
     """Random counts over the twelve weeks, small ones among them: nothing under 5 is written."""
     rng = random.Random(seed)
-    app = dashboard_app(config, ADMIN_PASSWORD=PASSWORD, CLOCK=FakeClock(1_800_000_030.0))
+    app = dashboard_app(config, ADMIN_PASSWORD=PASSWORD, CLOCK=FakeClock(1_800_000_030.0),
+                        FLOWS_DIR=str(flows_with_teams(tmp_path)))
     events = Counter()
     for _ in range(rng.randint(1, 40)):
         day = today(app) - dt.timedelta(days=rng.randrange(admin.WEEKS * 7 - 7))
         event = TextAnswered(day, rng.choice(["", "safe-card", "motel-card-7", "clinic-poster-es"]),
                              rng.choice(["welcome", "hotlines", "health", "out", "fallback", "ask", "optout"]),
-                             rng.choice(["en", "es"]), rng.choice(["sms", "whatsapp"]), rng.random() < 0.4)
+                             rng.choice(["en", "es"]), rng.choice(["sms", "whatsapp"]), rng.random() < 0.4,
+                             rng.choice(["", HARTFORD, NEW_BRITAIN]))
         events[event] += rng.choice([1, 1, 2, 3, 4, 5, 6, 9, 20])
     counted(app, *events.items())
-    found = numbers_read(page(app))
+    found = numbers_read(page(app).replace(HARTFORD[1:], " ").replace(NEW_BRITAIN[1:], " "))  # labels, not counts
     assert found and min(found) >= 5, sorted(set(found))
 
 

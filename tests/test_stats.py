@@ -3,11 +3,13 @@ conversations, labelled from the flows, with no count under 5 shown anywhere."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 import shutil
 import time
+from collections import Counter
 
 import pytest
 from click.testing import CliRunner
@@ -21,6 +23,12 @@ from bot.stats import shown
 from bot.tables import load_flows
 
 PERSONAL = ["8605550123", "MARKNAME", "MARKWAID"]
+HARTFORD, NEW_BRITAIN, NO_TEAM, UNLISTED = "+18605550100", "+18605550200", "+18605550300", "+18605550999"
+TEAMS = f'''lines:
+  "{HARTFORD}": {{team: {{name: "Hartford Outreach"}}}}
+  "{NEW_BRITAIN}": {{team: {{name: "New Britain Outreach"}}}}
+  "{NO_TEAM}": {{}}
+'''
 
 
 @pytest.fixture
@@ -206,17 +214,20 @@ def _random_rows(rng, days: int = 6) -> list[dict]:
                      "campaign": rng.choice(["", "safe-card", "motel-card-7", "clinic-poster-es"]),
                      "topic": rng.choice(["welcome", "health", "law", "out", "danger", "report", "fallback", "ask"]),
                      "language": rng.choice(["en", "es"]), "channel": rng.choice(["sms", "whatsapp"]),
+                     "line": rng.choice(["", "", HARTFORD, NEW_BRITAIN]),
                      "count": count, "conversations": rng.choice([0, 0, rng.randint(0, count), count])})
     return rows
 
 
-CLOSED = {"language": {"en", "es"}, "channel": {"sms", "whatsapp"}}  # every value there can be
+WINDOW = {f"2026-11-0{day}" for day in range(1, 7)}  # the days _random_rows counts on
+CLOSED = {"language": {"en", "es"}, "channel": {"sms", "whatsapp"},  # every value there can be
+          "line": {"", HARTFORD, NEW_BRITAIN}, "day": WINDOW}  # the numbers listed, and "" for any other
 MEASURES = ("count", "conversations")
 
 
 def _possible(field: str, totals) -> set[str]:
     """The values a reader knows there can be: the days of the window, the card words and topics seen,
-    both languages and both channels (nothing unseen is counted on)."""
+    both languages, both channels and every line listed (nothing unseen is counted on)."""
     return set(totals) | CLOSED.get(field, set())
 
 
@@ -265,18 +276,31 @@ def _moves(rows: list[dict], field: str, giver: str, taker: str):
                 yield _moved(once, back, field, giver, False)
 
 
+def _relabelled(rows: list[dict], field: str, value: str, others: set[str]):
+    """Where a breakdown shows only its totals (as when one measure would tell the other's hidden
+    counts), tables made of the same texts, each keeping its other values and whether it started a
+    conversation, with `field` given anew: one or two of them to `value`, all the others to one other value."""
+    texts = [{**r, "count": 1, "conversations": int(k < r["conversations"])} for r in rows for k in range(r["count"])]
+    started, plain = [t for t in texts if t["conversations"]], [t for t in texts if not t["conversations"]]
+    for other in sorted(others):
+        for n_started, n_plain in ((1, 0), (0, 1), (1, 1), (0, 2), (2, 0)):
+            if n_started <= len(started) and n_plain <= len(plain):
+                chosen = {id(t) for t in started[:n_started] + plain[:n_plain]}
+                yield [{**t, field: value if id(t) in chosen else other} for t in texts]
+
+
 @pytest.mark.parametrize("seed", range(200))
 def test_no_count_under_5_can_be_worked_out_from_what_is_shown(seed):
     """For every count under 5 (texts or conversations), in any breakdown, another table of counts shows
     exactly the same and differs in that count: a text, a conversation or both moved to or from another
-    value the reader knows there is."""
+    value the reader knows there is, or (where a breakdown shows only totals) its texts relabelled."""
     import random
     from collections import Counter
 
     rng = random.Random(seed)
     rows = _random_rows(rng)
     shown = _display(rows)
-    dims = {"time": "day", **{name: name for name in ("campaign", "topic", "language", "channel")}}
+    dims = {"time": "day", **{name: name for name in ("campaign", "topic", "language", "channel", "line")}}
     for measure in MEASURES:
         for name, field in dims.items():
             totals = Counter()
@@ -296,8 +320,26 @@ def test_no_count_under_5_can_be_worked_out_from_what_is_shown(seed):
                     return sum(r[measure] for r in other_rows if r[field] == value) != n
 
                 others = _possible(field, totals) - {value}
-                assert any(differs(alt) and _display(alt) == shown
-                           for alt in _alternatives(rows, field, value, others)), (measure, name, value)
+                alternatives = itertools.chain(_alternatives(rows, field, value, others),
+                                               _relabelled(rows, field, value, others))
+                assert any(differs(alt) and _display(alt) == shown for alt in alternatives), (measure, name, value)
+
+
+def test_where_what_one_measure_shows_would_tell_the_others_hidden_count_both_are_shown_all_together():
+    from bot.stats import summarize
+
+    def channel(*rows: tuple[str, int, int]):
+        shown = summarize([{"day": "2026-11-30", "campaign": "", "topic": "t", "language": "en", "channel": c,
+                            "count": n, "conversations": k} for c, n, k in rows], lambda row: row["day"])
+        b = shown.breakdowns["channel"]
+        return b.texts.counts, b.texts.others, b.conversations.counts, b.conversations.others
+
+    # 23 WhatsApp conversations shown, 24 texts in all, some channel under 5 texts: SMS, 1
+    assert channel(("whatsapp", 23, 23), ("sms", 1, 0)) == ({}, 24, {}, 23)
+    # 40 and 22 texts shown, 44 conversations: WhatsApp at least 4 and, one being under 5, exactly 4
+    assert channel(("sms", 40, 40), ("whatsapp", 22, 4)) == ({}, 62, {}, 44)
+    # 34 conversations: WhatsApp's 4 could be 3 (SMS 31) or 2: the texts are shown
+    assert channel(("sms", 40, 30), ("whatsapp", 22, 4)) == ({"sms": 40, "whatsapp": 22}, 0, {}, 34)
 
 
 # ---------------------------------------------------------------------------- conversations
@@ -391,9 +433,70 @@ def test_labels_are_the_flows_own_words():
     assert labels.label("topic", None) == "all together" and labels.label("time", "2026-11-30") == "2026-11-30"
     one_tag = SimpleNamespace(campaigns={"safe": Campaign("SAFE", "welcome", "en", "safe"),
                                          "segura": Campaign("SEGURA", "welcome", "es", "safe")},
-                              nodes={}, titles={}, languages=("en", "es"))
+                              nodes={}, titles={}, languages=("en", "es"), lines={})
     assert Labels.of(one_tag).label("campaign", "safe") == "SAFE / SEGURA"
     assert Labels.of(None).label("campaign", "motel-card-7") == "motel-card-7"  # no flows: the codes
+
+
+# ---------------------------------------------------------------------------- lines
+
+
+def test_each_listed_number_is_counted_under_its_own_line_and_any_other_number_as_other(config, tmp_path,
+                                                                                        monkeypatch):
+    flows = lines_flows(tmp_path, TEAMS)
+    app = create_app({**config, "FLOWS_DIR": str(flows), "STATS_FLUSH_SECONDS": 0})
+    texts = {HARTFORD: ("hi",), NEW_BRITAIN: ("hi", "1"), NO_TEAM: ("hi",), UNLISTED: ("hi",), "": ("hi",)}
+    for n, (number, said) in enumerate(texts.items()):
+        for k in range(5):
+            texter = Conversation.start(app, sender=f"+186055502{n}{k}", line=number)
+            for text in said:
+                texter.send(text)
+    by = Counter()
+    for row in stored(app):
+        by[row["line"]] += row["count"]
+    assert by == {HARTFORD: 5, NEW_BRITAIN: 10, NO_TEAM: 5, "": 10}  # unlisted and no To: one row, ""
+    monkeypatch.setenv("HELPLINE_FLOWS_DIR", str(flows))
+    lines = {line["label"]: (line["key"], line["texts"], line["conversations"])
+             for line in stats_json(config, monkeypatch)["breakdowns"]["line"]}
+    assert lines == {"Hartford Outreach (+18605550100)": (HARTFORD, 5, 5), "other numbers": ("", 10, 10),
+                     "New Britain Outreach (+18605550200)": (NEW_BRITAIN, 10, 5), NO_TEAM: (NO_TEAM, 5, 5)}
+    assert UNLISTED[1:] not in json.dumps(stats_json(config, monkeypatch))  # a number not listed is never kept
+
+
+def test_only_a_listed_number_is_kept_and_a_whatsapp_number_as_its_number():
+    from bot.stats import counted_line
+
+    listed = {HARTFORD: None, f"whatsapp:{NEW_BRITAIN}": None, "+1860555010012345678901": None}
+    assert [counted_line(to, listed) for to in (HARTFORD, f"whatsapp:{NEW_BRITAIN}", NEW_BRITAIN, UNLISTED, "",
+                                                "+1860555010012345678901", f"whatsapp:{HARTFORD}")] == [
+        HARTFORD, NEW_BRITAIN, "", "", "", "", ""]  # too long for the column: never kept
+
+
+def test_lines_are_labelled_by_their_teams_name_else_their_number(tmp_path):
+    from bot.stats import Labels
+
+    whatsapp = TEAMS.replace(f'"{NEW_BRITAIN}"', f'"whatsapp:{NEW_BRITAIN}"')  # counted as its number
+    labels = Labels.of(load_flows(lines_flows(tmp_path, whatsapp)))
+    assert [labels.label("line", key) for key in (HARTFORD, NEW_BRITAIN, NO_TEAM, UNLISTED, "", None)] == [
+        "Hartford Outreach (+18605550100)", "New Britain Outreach (+18605550200)", NO_TEAM, UNLISTED,
+        "other numbers", "all together"]
+    assert Labels.of(load_flows(ROOT / "flows")).label("line", HARTFORD) == HARTFORD  # no lines listed
+
+
+def test_stats_by_line_in_the_table_and_csv_with_the_teams_names(some_counts, monkeypatch, tmp_path):
+    import csv
+    import io
+
+    monkeypatch.setenv("HELPLINE_FLOWS_DIR", str(lines_flows(tmp_path, TEAMS)))
+    table = run_stats(some_counts, monkeypatch)
+    assert re.search(r"^by line +texts +conversations$", table, re.MULTILINE)
+    below = table.split("by line")[1].splitlines()[1:]
+    rows = {line.strip().rsplit(None, 2)[0]: line.split()[-2:] for line in below if line.startswith("  ")}
+    assert rows == {"Hartford Outreach (+18605550100)": ["43", "–"], "other numbers": ["43", "–"],
+                    "New Britain Outreach (+18605550200)": ["11", "–"], "all together": ["–", "32"]}  # NB: 2
+    lines = [row for row in csv.reader(io.StringIO(run_stats(some_counts, monkeypatch, "--csv"))) if row[0] == "line"]
+    assert lines == [["line", "other numbers", "43", ""], ["line", "Hartford Outreach (+18605550100)", "43", ""],
+                     ["line", "New Britain Outreach (+18605550200)", "11", ""], ["line", "all together", "", "32"]]
 
 
 # ---------------------------------------------------------------------------- what people see
@@ -406,23 +509,24 @@ def numbers(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"\d+", DATE.sub(" ", text))]
 
 
-def invented(app_or_engine, day, *counts: tuple[str, str, str, str, int, int]) -> None:
-    """Counts written as the line writes them: (campaign, topic, language, channel, texts, conversations)."""
+def invented(app_or_engine, day, *counts: tuple[str, str, str, str, int, int, str]) -> None:
+    """Counts written as the line writes them: (campaign, topic, language, channel, texts, conversations, line)."""
     from collections import Counter
 
     from bot.stats import TextAnswered, add_counts
 
     events = Counter()
-    for campaign, topic, language, channel, texts, conversations in counts:
-        events[TextAnswered(day, campaign, topic, language, channel)] += texts - conversations
-        events[TextAnswered(day, campaign, topic, language, channel, starts=True)] += conversations
+    for campaign, topic, language, channel, texts, conversations, line in counts:
+        events[TextAnswered(day, campaign, topic, language, channel, line=line)] += texts - conversations
+        events[TextAnswered(day, campaign, topic, language, channel, starts=True, line=line)] += conversations
     add_counts(app_or_engine, +events)
 
 
-SOME = (("motel-card-7", "hotlines", "en", "sms", 40, 12), ("", "welcome", "en", "sms", 25, 10),
-        ("safe-card", "out", "en", "whatsapp", 3, 2), ("safe-card", "out", "en", "sms", 6, 1),
-        ("safe-card-es", "out", "es", "sms", 12, 0), ("", "fallback", "es", "sms", 5, 1),
-        ("clinic-poster-es", "health", "es", "sms", 6, 6))  # 97 texts, 32 conversations
+SOME = (("motel-card-7", "hotlines", "en", "sms", 40, 12, HARTFORD), ("", "welcome", "en", "sms", 25, 10, ""),
+        ("safe-card", "out", "en", "whatsapp", 3, 2, HARTFORD), ("safe-card", "out", "en", "sms", 6, 1, NEW_BRITAIN),
+        ("safe-card-es", "out", "es", "sms", 12, 0, ""), ("", "fallback", "es", "sms", 5, 1, NEW_BRITAIN),
+        ("clinic-poster-es", "health", "es", "sms", 6, 6, ""))  # 97 texts, 32 conversations
+# by line: Hartford 43 texts (14 conversations), New Britain 11 (2), other numbers 43 (16)
 
 
 def run_stats(config, monkeypatch, *args: str):
@@ -487,7 +591,7 @@ def test_stats_csv_is_a_spreadsheet_of_the_same_lines(some_counts, monkeypatch):
     assert ["card word", "CARD7", "40", ""] in rows and ["card word", "all together", "", "32"] in rows
     assert ["topic", "Call someone 24/7", "40", ""] in rows and ["language", "Spanish", "23", "7"] in rows
     assert [row for row in rows if row[0] == "channel"] == [["channel", "all together", "97", "32"]]
-    for what in ("day", "card word", "topic", "language", "channel"):  # each column adds up to its total
+    for what in ("day", "card word", "topic", "language", "channel", "line"):  # each adds up to its total
         lines = [row for row in rows if row[0] == what]
         assert lines, what
         assert sum(int(row[2] or 0) for row in lines) == 97 and sum(int(row[3] or 0) for row in lines) == 32, what
@@ -508,7 +612,7 @@ def test_a_label_a_spreadsheet_would_run_is_escaped():
 
 def test_no_number_under_5_in_any_stats_output(some_counts, monkeypatch):
     """Every number the table, --json and --csv write (dates aside) is 5 or more: SOME has a channel
-    of 3 texts, and conversations of 0, 1, 2 and 3."""
+    of 3 texts, and conversations of 0, 1, 2 and 3 (a line of 2)."""
     for args in ((), ("--json",), ("--csv",)):
         out = run_stats(some_counts, monkeypatch, *args)
         assert numbers(out) and min(numbers(out)) >= 5, (args, sorted(set(numbers(out))))
@@ -517,12 +621,14 @@ def test_no_number_under_5_in_any_stats_output(some_counts, monkeypatch):
 @pytest.mark.parametrize("seed", range(60))
 def test_no_number_under_5_in_any_output_of_any_counts(seed):
     """The same over random counts, with the flows' labels: table, JSON and CSV."""
+    import dataclasses
     import random
 
     from bot.stats import Labels, as_csv, as_json, as_table, summarize
 
     rows = _random_rows(random.Random(seed))
-    summary, labels = summarize(rows, lambda row: row["day"]), Labels.of(load_flows(ROOT / "flows"))
+    labels = dataclasses.replace(Labels.of(load_flows(ROOT / "flows")), teams={HARTFORD: "Hartford Outreach"})
+    summary = summarize(rows, lambda row: row["day"])
     for out in (as_table(summary, labels, 30), json.dumps(as_json(summary, labels, 30)), as_csv(summary, labels)):
         assert all(n >= 5 for n in numbers(out)), (out, sorted(set(numbers(out))))
 

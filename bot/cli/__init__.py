@@ -215,8 +215,8 @@ directory_group.add_command(add_command)
 main.add_command(directory_group)
 
 
-@main.command(help="Show the anonymous counts: texts and conversations by day, card word, topic, language and "
-                   "channel, labelled from the flows.")
+@main.command(help="Show the anonymous counts: texts and conversations by day, card word, topic, language, "
+                   "channel and line (the number texted, by its team's name), labelled from the flows.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3660),
               help="How many days back, today included (1 to 3660).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: the same counts, the same small ones hidden.")

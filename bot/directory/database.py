@@ -39,7 +39,7 @@ from bot.errors import FlowError, ImportRefused
 log = logging.getLogger(__name__)
 DIRECTORY_FILE = hsds.PACKAGE_FILE  # what `helpline load` names as loaded
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SCHEMA_HEAD = "0002"  # the newest revision in bot/migrations/versions (tests/test_migrations.py checks)
+SCHEMA_HEAD = "0003"  # the newest revision in bot/migrations/versions (tests/test_migrations.py checks)
 MIGRATE_URL = "HELPLINE_MIGRATE_URL"
 MIGRATION_WAIT = 20.0  # seconds a worker waits for another worker's schema upgrade
 LOAD_ATTEMPTS = 5

@@ -60,8 +60,9 @@ class Meta(Base):
 
 
 class DailyCount(Base):
-    """Texts answered on a day, by campaign, topic, language and channel, and how many of them
-    started a conversation (bot.stats counts them). No row is about a person."""
+    """Texts answered on a day, by campaign, topic, language, channel and line (the line's own number
+    texted, when campaigns.yaml lists it; "" for any other), and how many of them started a
+    conversation (bot.stats counts them). No row is about a person."""
 
     __tablename__ = "daily_count"
     day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
@@ -71,3 +72,4 @@ class DailyCount(Base):
     channel: Mapped[str] = mapped_column(String(10), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     conversations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # migration 0002
+    line: Mapped[str] = mapped_column(String(20), primary_key=True, default="", server_default="")  # migration 0003

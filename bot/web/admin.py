@@ -10,7 +10,7 @@ import datetime as dt
 import hmac
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +50,7 @@ SECURITY_HEADERS = {
 @dataclass(frozen=True)
 class Counts:
     weeks: tuple[dt.date, ...]  # the Monday of each week, oldest first
-    summary: stats.Summary  # by "time" (week), campaign, topic, language, channel; no breakdown under 5 texts
+    summary: stats.Summary  # by "time" (week), campaign, topic, language, channel, line; none under 5 texts
 
     @property
     def empty(self) -> bool:
@@ -64,7 +64,7 @@ def first_monday(today: dt.date, weeks: int = WEEKS) -> dt.date:
 
 def aggregate(rows: Iterable[Mapping[str, Any]], today: dt.date, weeks: int = WEEKS) -> Counts:
     """Daily count rows (bot.stats.rows) of the last `weeks` weeks as protected breakdowns of texts and
-    conversations by week, campaign, topic, language and channel."""
+    conversations by week, campaign, topic, language, channel and line."""
     start = first_monday(today, weeks)
     mondays = tuple(start + dt.timedelta(weeks=i) for i in range(weeks))
 
@@ -189,14 +189,17 @@ def dashboard() -> str:
         shown = counts.summary.breakdowns
         labels = stats.Labels.of(current_app.extensions["helpline"].flows)  # the words of the flows the line runs
 
-        def chart(chart_id: str, title: str, name: str) -> Chart:
-            return bar_chart(chart_id, title, stats.NAMES[name], shown[name], lambda key: labels.label(name, key))
+        def chart(chart_id: str, title: str, name: str, short: Callable[[str | None], str] | None = None) -> Chart:
+            return bar_chart(chart_id, title, stats.NAMES[name], shown[name], lambda key: labels.label(name, key),
+                             short)
 
         charts = {"weekly": weekly_chart(counts.weeks, shown["time"]),
                   "campaigns": chart("campaigns", "Card words", "campaign"),
                   "topics": chart("topics", "Topics", "topic"),
                   "languages": chart("languages", "Languages", "language"),
-                  "channels": chart("channels", "Channels", "channel")}
+                  "channels": chart("channels", "Channels", "channel"),
+                  "lines": chart("lines", "Lines (the numbers texted)", "line",  # a bar's label: the team alone
+                                 lambda key: labels.teams.get(key or "") or labels.label("line", key))}
     return render_template("admin.html", today=today, counts=counts, charts=charts, weeks=WEEKS,
                            small=stats.SMALL, expiry_minutes=EXPIRY_SECONDS // 60, stale_days=STALE_DAYS,
                            directory=directory_status(today))

@@ -1,5 +1,5 @@
 """The dashboard's charts as plain SVG shapes, drawn on the server: texts and conversations by
-card word, topic, language and channel, and per week; days since each service was confirmed. No
+card word, topic, language, channel and line, and per week; days since each service was confirmed. No
 script runs in the page, and each chart comes with the table it is drawn from."""
 
 from __future__ import annotations
@@ -89,11 +89,14 @@ def _cell(n: int | None) -> str:
 def _hidden_note(what: str, breakdown: stats.Breakdown, many: str) -> str:
     """What a breakdown does not show one by one, and why; "" when it shows every count."""
     notes = []
-    if breakdown.texts.others:
+    hidden = breakdown.conversations is not None and breakdown.conversations.others  # conversations all together
+    if breakdown.texts.others and hidden:  # either has a count under 5, or one shown would tell the other's (stats)
+        notes.append(f"a {what} has fewer than {stats.SMALL} texts or conversations, so both are shown only {many}")
+    elif breakdown.texts.others:
         notes.append(f"a {what} has fewer than {stats.SMALL} texts, so texts are shown only {many}")
     if breakdown.conversations is None:
         notes.append(f"fewer than {stats.SMALL} conversations in all, so none is shown")
-    elif breakdown.conversations.others:
+    elif hidden and not breakdown.texts.others:
         notes.append(f"a {what} has fewer than {stats.SMALL} conversations, so conversations are shown only {many}")
     if not notes:
         return ""
@@ -102,9 +105,10 @@ def _hidden_note(what: str, breakdown: stats.Breakdown, many: str) -> str:
 
 
 def bar_chart(chart_id: str, title: str, what: str, breakdown: stats.Breakdown,
-              name: Callable[[str | None], str]) -> Chart:
+              name: Callable[[str | None], str], short: Callable[[str | None], str] | None = None) -> Chart:
     """Two bars per value, texts and then the conversations they started, largest first, to one
-    scale; a measure with a count under 5 in it is drawn only all together, hatched."""
+    scale; a measure with a count under 5 in it is drawn only all together, hatched. `short`: the
+    label beside the bars when `name` (the table's) is too long for it."""
     lines = breakdown.lines()
     label_width = 150
     plot = HALF - label_width - 44
@@ -112,7 +116,7 @@ def bar_chart(chart_id: str, title: str, what: str, breakdown: stats.Breakdown,
     rects, texts = [], []
     for i, line in enumerate(lines):
         y, small = 6 + i * PAIR_ROW, " small" if line.key is None else ""
-        texts.append(Text(label_width - 8, y + 16, _short(name(line.key), 20), "label", "end"))
+        texts.append(Text(label_width - 8, y + 16, _short((short or name)(line.key), 20), "label", "end"))
         for n, offset, thickness, kind in ((line.texts, 0, TEXTS_BAR, "bar"),
                                            (line.conversations, TEXTS_BAR + 2, CONVERSATIONS_BAR, "bar conv")):
             if n is None:

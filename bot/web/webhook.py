@@ -237,7 +237,8 @@ def sms() -> Response:
     private = any(reply.near for reply in replies)  # a town the texter named is not kept, even in a cache
     response = _xml(twiml(line.renderer.messages(replies, now, line=flows), cache=not private))
     channel = "whatsapp" if sender.startswith("whatsapp:") else "sms"
-    line.tally.count(_event(state, replies, line.day(now), channel, before))
+    line.tally.count(_event(state, replies, line.day(now), channel, before,
+                            stats.counted_line(form.get("To", ""), line.flows.lines)))
     secure = "; Secure" if req.is_secure else ""
     if state is None:  # nothing to keep: tell Twilio to drop the cookie now
         response.headers["Set-Cookie"] = f"{COOKIE}=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax{secure}"
@@ -249,14 +250,15 @@ def sms() -> Response:
 
 
 def _event(state: engine.State | None, replies: tuple[engine.Reply, ...], day: dt.date,
-           channel: str, before: engine.State | None) -> stats.TextAnswered:
-    """What is counted of a text: its day, campaign tag, topic, language and channel, and whether it
-    started a conversation: no live state before it (`before`, the cookie's state as the engine
-    takes it: None when missing or expired) and a state kept after it (so STOP starts none)."""
+           channel: str, before: engine.State | None, number: str = "") -> stats.TextAnswered:
+    """What is counted of a text: its day, campaign tag, topic, language, channel and line (`number`:
+    the line's own number texted when listed, see stats.counted_line), and whether it started a
+    conversation: no live state before it (`before`, the cookie's state as the engine takes it: None
+    when missing or expired) and a state kept after it (so STOP starts none)."""
     topic = replies[0].topic if replies else "optout"
     lang = replies[0].lang if replies else (state.lang if state else "")
     return stats.TextAnswered(day, state.campaign if state else "", topic, lang, channel,
-                              starts=before is None and state is not None)
+                              starts=before is None and state is not None, line=number)
 
 
 def _after_answer(line: Helpline, now: float) -> None:

@@ -30,7 +30,7 @@ import click
 from bot import ROOT
 from bot.engine.campaigns import Campaign
 from bot.engine.flows import Flows, load_flows
-from bot.engine.text import normalize
+from bot.engine.text import E164, US_NUMBER, denied_words, normalize, readable
 from bot.errors import FlowError
 
 DPI = 300
@@ -48,8 +48,6 @@ DEFAULT_TEXT = {"en": "Text {word} to {number}", "es": "Envía {word} al {number
 FOOTER = {"en": "Free, private help. In danger? Call 911.",
           "es": "Ayuda gratis y privada. ¿En peligro? Llama al 911."}
 
-US_NUMBER = re.compile(r"\+1([2-9]\d\d)([2-9]\d\d)(\d{4})")  # NANP: area code and exchange start 2-9
-E164_NUMBER = re.compile(r"\+[1-9]\d{7,14}")
 
 
 class CardError(ValueError):
@@ -67,20 +65,10 @@ def e164(number: str) -> str:
         if not US_NUMBER.fullmatch(compact):
             raise CardError(f"--number {number}: a US number is +1 and 10 digits, the area code and the next "
                             "three not starting with 0 or 1, like +18605550100")
-    elif not E164_NUMBER.fullmatch(compact):
+    elif not E164.fullmatch(compact):
         raise CardError(f"--number {number}: write the line's number in E.164 form, + and the country code "
                         "then the number, 8 to 15 digits in all, like +18605550100")
     return compact
-
-
-def readable(number: str) -> str:
-    """An E.164 number as people read it: 860-555-0100 for a US number, as it is otherwise.
-
-    >>> readable("+18605550100"), readable("+447700900123")
-    ('860-555-0100', '+447700900123')
-    """
-    us = US_NUMBER.fullmatch(number)
-    return "-".join(us.groups()) if us else number
 
 
 def sms_uri(number: str, word: str) -> str:
@@ -114,8 +102,7 @@ def find_campaign(flows: Flows, word: str, number: str) -> Campaign:
 
 def topic_words(texts: list[str], denied: frozenset[str]) -> list[str]:
     """The lock-screen topic words anywhere in a card's texts (a card shows all of it at once)."""
-    shown = f" {normalize(' '.join(texts))} "
-    return sorted(w for w in denied if f" {w} " in shown or (w.endswith("*") and f" {w[:-1]}" in shown))
+    return denied_words(" ".join(texts), denied)
 
 
 # ---------------------------------------------------------------------------- layout

@@ -9,7 +9,7 @@ from bot.directory.database import snapshot_from_data
 from bot.engine.conversation import Reply, reply_for
 from bot.engine.flows import Flows
 from bot.engine.sms import count_segments
-from bot.engine.text import normalize
+from bot.engine.text import denied_words
 from bot.web.replies import SEGMENT_BUDGET, Renderer
 
 LOCK_SCREEN = 40  # characters a lock screen shows of a new message
@@ -33,9 +33,7 @@ def every_reply(flows: Flows) -> list[Reply]:
 
 def lock_screen_words(text: str, denied: frozenset[str]) -> list[str]:
     """The denied topic words among the first characters of a message."""
-    head = normalize(text[:LOCK_SCREEN])
-    padded = f" {head} "
-    return sorted(w for w in denied if f" {w} " in padded or (w.endswith("*") and f" {w[:-1]}" in padded))
+    return denied_words(text[:LOCK_SCREEN], denied)
 
 
 def check(flows: Flows, data_dir: Path | str, budget: int = SEGMENT_BUDGET) -> Report:

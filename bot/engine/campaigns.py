@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.engine.text import PHONE_NUMBER, normalize
+from bot.engine.text import E164, PHONE_NUMBER, denied_words, normalize
 from bot.engine.yamlfile import line_of, migrate, read_yaml
 from bot.errors import FlowError
 
@@ -49,16 +49,16 @@ class Line:
     team: Team | None = None
 
 
-def read_campaigns(path: Path, nodes: Collection[str], languages: tuple[str, ...]
+def read_campaigns(path: Path, nodes: Collection[str], languages: tuple[str, ...], denied: frozenset[str]
                    ) -> tuple[dict[str, Campaign], dict[str, Line]]:
-    """Read flows/campaigns.yaml (optional): card words and the deployment's numbers."""
+    """Read flows/campaigns.yaml (optional): card words and the deployment's numbers. A card's text
+    may not name a `denied` word (the keyword tables' lock-screen words)."""
     if not path.exists():
         return {}, {}
     document = read_yaml(path)
     if not isinstance(document, Mapping):
         raise FlowError(path, "must be a mapping with spec_version, campaigns and lines")
     document = migrate(dict(document), path, CAMPAIGNS_SPEC_VERSION, {})
-    denied = _Denied(path.parent / "keywords")
     campaigns: dict[str, Campaign] = {}
     for word, raw in (document.get("campaigns") or {}).items():
         campaign = _campaign(path, str(word), raw, nodes, languages, denied)
@@ -69,7 +69,7 @@ def read_campaigns(path: Path, nodes: Collection[str], languages: tuple[str, ...
 
 
 def _campaign(path: Path, word: str, raw: Any, nodes: Collection[str], languages: tuple[str, ...],
-              denied: _Denied) -> Campaign:
+              denied: frozenset[str]) -> Campaign:
     line = line_of(raw)
     key = normalize(word)
     if not isinstance(raw, Mapping) or not key or " " in key:
@@ -89,21 +89,8 @@ def _campaign(path: Path, word: str, raw: Any, nodes: Collection[str], languages
     return Campaign(word, start, lang, tag, {k: v.strip() for k, v in (card or {}).items()})
 
 
-class _Denied:
-    """The lock-screen words of keywords/*.yaml, read once a card needs them."""
-
-    def __init__(self, folder: Path):
-        self.folder, self._words = folder, None
-
-    def __call__(self) -> set[str]:
-        if self._words is None:
-            self._words = {normalize(str(w)) + ("*" if str(w).endswith("*") else "")
-                           for table in sorted(self.folder.glob("*.yaml"))
-                           if isinstance(doc := read_yaml(table), Mapping) for w in doc.get("lockscreen") or ()}
-        return self._words
-
-
-def _check_card(path: Path, word: str, lang: str, text_lang: str, text: Any, at: int | None, denied: _Denied) -> None:
+def _check_card(path: Path, word: str, lang: str, text_lang: str, text: Any, at: int | None,
+                denied: frozenset[str]) -> None:
     """A card's text: in the campaign's language, {word} and {number} only, no typed number, no topic word."""
     where = f"campaign '{word}' card ({text_lang})"
     if text_lang != lang or not isinstance(text, str) or not text.strip():
@@ -112,8 +99,7 @@ def _check_card(path: Path, word: str, lang: str, text_lang: str, text: Any, at:
         raise FlowError(path, f"{where} may use {{word}} and {{number}} only", line=at)
     if PHONE_NUMBER.search(text):
         raise FlowError(path, f"{where} has a phone number typed in; write {{number}}", line=at)
-    shown = f" {normalize(text.replace('{word}', word).replace('{number}', ' '))} "
-    topic = sorted(w for w in denied() if f" {w} " in shown or (w.endswith("*") and f" {w[:-1]}" in shown))
+    topic = denied_words(text.replace("{word}", word).replace("{number}", " "), denied)
     if topic:
         raise FlowError(path, f"{where} names the topic ({', '.join(topic)}); a card must not", line=at)
 
@@ -131,7 +117,6 @@ def _line(path: Path, number: str, raw: Mapping, nodes: Collection[str], campaig
     return Line(number, welcome, None if words is None else tuple(map(str, words)), team)
 
 
-E164 = re.compile(r"\+[1-9]\d{7,14}")
 _DAYS = ("mo", "tu", "we", "th", "fr", "sa", "su")
 _DAY = "(mo|tu|we|th|fr|sa|su)"
 _SPAN = re.compile(rf"{_DAY}(?:-{_DAY})? ([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)")

@@ -19,7 +19,7 @@ from bot.engine.flows import Flows
 from bot.engine.lexicon import SWITCH, detect_language
 from bot.engine.matching import Reading, read
 from bot.engine.model import Guess, is_danger
-from bot.engine.places import Place, Places
+from bot.engine.places import Place, Places, outside
 from bot.engine.text import BOUNDARY, menu_number, sentence_words
 
 EXPIRY_SECONDS = 30 * 60
@@ -96,11 +96,11 @@ def reply_for(flows: Flows, node_id: str, lang: str, lead: str = "") -> Reply:
     return Reply(node_id, lang, text, node.resources, flows.menu(menu_of, lang))
 
 
-def _placed(flows: Flows, node_id: str, lang: str, text: str, places: Places,
-            finder: Callable[[str], Place | None]) -> Reply | None:
+def _placed(flows: Flows, node_id: str, lang: str, text: str, finder: Callable[[str], Place | None]
+            ) -> Reply | None:
     """A node's reply for the place a text names: near a Connecticut town, or outside the
     state (national lines only); None when it names no place."""
-    if places.outside(text):
+    if outside(text):
         return replace(reply_for(flows, node_id, lang), outside=True)
     place = finder(text)
     return replace(reply_for(flows, node_id, lang), near=place.name) if place is not None else None
@@ -371,7 +371,7 @@ def _free_text(state: State | None, text: Text, flows: Flows, context: Context
         return _answer(state, text, flows, target)
     lists = state is not None and bool(flows.nodes[state.node].resources)
     if lists and not text.reading.topics:  # on a page that lists services, a town, a ZIP code or "WeHa" alone
-        placed = _placed(flows, state.node, lang, text.raw, context.places, context.places.resolve)
+        placed = _placed(flows, state.node, lang, text.raw, context.places.resolve)
         if placed is not None:
             return _go(state, state.node, lang, text.minute), (placed,)
     choice = understand(text.reading.topics, text.guess(), text.distinct, flows, lang, middle=state is not None)
@@ -379,7 +379,7 @@ def _free_text(state: State | None, text: Text, flows: Flows, context: Context
         here = _go(state, state.node if state is not None else flows.welcome, lang, text.minute)
         return replace(here, offer=choice.offer), (replace(_ask(flows, choice.offer, lang), by=choice.by),)
     if choice.node is not None:  # a new request, with the place it names if it names one ("clinic in new britain")
-        placed = _placed(flows, choice.node, lang, text.raw, context.places, context.places.find) \
+        placed = _placed(flows, choice.node, lang, text.raw, context.places.find) \
             if flows.nodes[choice.node].resources else None
         return _go(state, choice.node, lang, text.minute), (replace(placed or reply_for(flows, choice.node, lang),
                                                                     by=choice.by),)

@@ -285,15 +285,15 @@ def load_flows(directory: Path | str,
     missing = [s for s in REQUIRED_STRINGS if s not in strings]
     if missing:
         raise FlowError(directory / "welcome.yaml", f"strings lack {', '.join(missing)}")
-    campaigns, lines = read_campaigns(directory / CAMPAIGNS_FILE, nodes, languages)
-    _check_line_strings(nodes, strings, lines, directory)
-    _check_graph(nodes, directory, ("welcome", *(line.welcome for line in lines.values())))
     tables = {}
     for path in sorted((directory / "keywords").glob("*.yaml")):
         lang, table = keyword_table(path, languages)
         tables[lang] = (path, table)
     check_keywords(tables, nodes, directory, languages)
     lexicon = Lexicon.build({lang: tables[lang][1] for lang in languages})
+    campaigns, lines = read_campaigns(directory / CAMPAIGNS_FILE, nodes, languages, lexicon.lockscreen)
+    _check_line_strings(nodes, strings, lines, directory)
+    _check_graph(nodes, directory, ("welcome", *(line.welcome for line in lines.values())))
     lexicon = replace(lexicon, known=common_words(lexicon.vocabulary, languages), routes=_routes(nodes, directory))
     for key, campaign in campaigns.items():
         words = tuple(key.split())

@@ -275,11 +275,6 @@ class Places:
                     return place
         return None
 
-    @staticmethod
-    def outside(text: str | None) -> bool:
-        """Whether a text names a place outside Connecticut."""
-        return outside(text)
-
 
 if __name__ == "__main__":  # the child process of bot.tables.places(): print the tables
     print(build_tables())

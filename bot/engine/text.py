@@ -85,3 +85,25 @@ def menu_number(tokens: tuple[str, ...], numbers: Mapping[str, int]) -> int | No
 # A 10-digit US phone number, with the usual separators and an optional +1. The national
 # 3-digit codes (911, 988) may be written in flows: they are the same everywhere.
 PHONE_NUMBER = re.compile(r"(?<![\w-])(?:\+?1[ .-]?)?\(?\d{3}\)?[ .-]?\d{3}[ .-]?\d{4}(?![\w-])")
+E164 = re.compile(r"\+[1-9]\d{7,14}")  # a number as Twilio writes it: + and 8 to 15 digits
+US_NUMBER = re.compile(r"\+1([2-9]\d\d)([2-9]\d\d)(\d{4})")  # NANP: area code and exchange start 2-9
+
+
+def readable(number: str) -> str:
+    """An E.164 number as people read it: 860-555-0100 for a US number, as it is otherwise.
+
+    >>> readable("+18605550100"), readable("+447700900123")
+    ('860-555-0100', '+447700900123')
+    """
+    us = US_NUMBER.fullmatch(number)
+    return "-".join(us.groups()) if us else number
+
+
+def denied_words(text: str, denied: frozenset[str]) -> list[str]:
+    """The denied words (a trailing * matches any word starting so) found as whole words in a text.
+
+    >>> denied_words("Trafficked? Help for Sussex", frozenset({"sex", "traffick*"}))
+    ['traffick*']
+    """
+    shown = f" {normalize(text)} "
+    return sorted(w for w in denied if f" {w} " in shown or (w.endswith("*") and f" {w[:-1]}" in shown))

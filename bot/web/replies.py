@@ -14,6 +14,7 @@ from bot.engine.campaigns import Team
 from bot.engine.conversation import Reply
 from bot.engine.flows import Flows
 from bot.engine.sms import count_segments
+from bot.engine.text import readable
 from bot.tables import places as town_tables
 
 MAX_BODY = 1600  # Twilio's limit for one <Message>
@@ -163,10 +164,7 @@ class Renderer:
         strings, local = self.flows.strings, self.clock.local(now)
         status = open_status([Hours(days, opens, closes) for days, opens, closes in team.hours], local)
         if status is not None and status.kind in ("open", "24/7"):
-            number = team.on_call
-            if len(number) == 12 and number.startswith("+1"):  # +18605550111 as people write it: 860-555-0111
-                number = f"{number[2:5]}-{number[5:8]}-{number[8:]}"
-            return [strings["on_call_now"][lang].format(number=number)]
+            return [strings["on_call_now"][lang].format(number=readable(team.on_call))]
         if status is None or status.at is None:  # no hours this week: only the 24/7 lines
             return self.resource_lines(team.after_hours, lang, now=local)
         day = strings["weekdays"][lang].split()[status.at.weekday()]
